@@ -1,0 +1,40 @@
+"""Shared pytest fixtures: where the real data lives, and a results folder per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Unit tests draw figures off-screen. (tests/test_chapters.py removes this for the notebook kernels.)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SBIR_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")).resolve()
+
+NO_SHARED_DATA_REASON = (
+    f"real data folder {SHARED_DATA} is absent (it sits beside the repository as ../shared/data "
+    "on the developers' and CI machines; set SBIR_SHARED_DATA to point elsewhere)"
+)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data folder ``../shared/data``; skips the test with a stated reason when absent."""
+    if not (SHARED_DATA / "README.md").is_file():
+        pytest.skip(NO_SHARED_DATA_REASON)
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def quickdraw_dir(shared_data: Path) -> Path:
+    path = shared_data / "quickdraw"
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent")
+    return path

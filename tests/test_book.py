@@ -1,0 +1,141 @@
+"""The book's configuration, table of contents, references and chapter conventions."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT
+
+yaml = pytest.importorskip("yaml", reason="PyYAML comes with jupyter-book (the book extra)")
+
+spec = importlib.util.spec_from_file_location("sync_badges", REPO_ROOT / "book" / "sync_badges.py")
+sync_badges = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sync_badges)
+
+CHAPTERS = sync_badges.chapter_notebooks()
+REQUIRED_PARAMETERS = {"PROFILE": '"ci"', "SEED": "0", "DEVICE": '"auto"', "DATA_ROOT": "None"}
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_config_sets_execution_bibtex_and_colab_launch():
+    config = load(REPO_ROOT / "_config.yml")
+    assert config["execute"]["execute_notebooks"] == "force"
+    assert config["execute"]["allow_errors"] is False
+    assert config["bibtex_bibfiles"] == ["book/references.bib"]
+    assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert config["repository"]["url"].startswith("https://github.com/")
+    assert config["sphinx"]["config"]["nb_execution_raise_on_error"] is True
+
+
+def test_toc_lists_existing_files():
+    toc = load(REPO_ROOT / "_toc.yml")
+    assert (REPO_ROOT / (toc["root"] + ".md")).is_file()
+    for part in toc["parts"]:
+        for entry in part["chapters"]:
+            stem = REPO_ROOT / entry["file"]
+            assert stem.with_suffix(".ipynb").is_file() or stem.with_suffix(".md").is_file(), entry["file"]
+
+
+def bib_keys() -> set[str]:
+    text = (REPO_ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    return set(re.findall(r"^@\w+\{([^,]+),", text, flags=re.MULTILINE))
+
+
+def test_references_hold_the_papers_and_the_works_they_rely_on():
+    keys = bib_keys()
+    needed = {
+        "yu2016shoe", "bui2018midgrain", "dey2019doodle", "collomosse2019livesketch", "csr2022eccv",  # the papers
+        "ha2018sketchrnn", "yu2015sketchanet", "sangkloy2016sketchy", "eitz2012hdhso", "jongejan2016quickdraw",
+        "ganin2015grl", "rippel2016magnet", "wang2009manifold", "jegou2011pq", "mcinnes2018umap", "oord2018cpc",
+        "chen2020simclr",
+    }
+    assert needed <= keys, f"missing: {needed - keys}"
+
+
+def cited_keys(text: str) -> set[str]:
+    return {k.strip() for group in re.findall(r"\{cite[tp]?\}`([^`]+)`", text) for k in group.split(",")}
+
+
+def test_every_citation_has_a_reference():
+    keys = bib_keys()
+    sources = [p.read_text(encoding="utf-8") for p in (REPO_ROOT / "book").glob("*.md")]
+    for nb in CHAPTERS:
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        sources.append("".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"))
+    missing = set().union(*(cited_keys(s) for s in sources)) - keys
+    assert not missing, f"cited but not in book/references.bib: {missing}"
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject():
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
+    names = {re.split(r"[<>=!\[ ]", d, maxsplit=1)[0].lower() for d in wanted}
+    env = load(REPO_ROOT / "environment.yml")
+    listed = set()
+    for dep in env["dependencies"]:
+        for item in dep["pip"] if isinstance(dep, dict) else [dep]:
+            listed.add(re.split(r"[<>=!\[ ]", item.strip('"'), maxsplit=1)[0].lower())
+    assert names <= listed, f"in pyproject.toml but not in environment.yml: {names - listed}"
+
+
+def test_jupyter_book_is_pinned_below_2():
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    book = [d for d in project["optional-dependencies"]["book"] if d.startswith("jupyter-book")]
+    assert book and "<2" in book[0]
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=[nb.stem for nb in CHAPTERS])
+def test_chapter_follows_the_conventions(notebook: Path):
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    cells = nb["cells"]
+    # committed without outputs
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs") and cell.get("execution_count") is None, f"{notebook.name} has outputs"
+    # title and Colab badge first
+    first = "".join(cells[0]["source"])
+    assert cells[0]["cell_type"] == "markdown" and first.startswith("# ")
+    assert "colab-badge.svg" in first
+    # badge and install URL in step with _config.yml
+    assert sync_badges.sync(notebook, write=False) == []
+    # setup cell: Colab-only install and widget manager, versions and device
+    setup = "".join(cells[1]["source"])
+    assert "google.colab" in setup and "enable_custom_widget_manager" in setup and "print_environment" in setup
+    # parameters cell
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    assignments = dict(re.findall(r"^(\w+)\s*=\s*(\S+)", "".join(tagged[0]["source"]), flags=re.MULTILINE))
+    for name, default in REQUIRED_PARAMETERS.items():
+        assert assignments.get(name) == default, f"{notebook.name}: parameter {name} should default to {default}"
+    # says which data it ran on, and writes its results in the last cell
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "describe_data(" in code
+    assert "write_results(" in "".join(cells[-1]["source"])
+
+
+def test_sync_badges_rewrites_a_stale_badge(tmp_path):
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/someone/book\n  branch: dev\n")
+    nb = {"cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": [
+            '# T\n<a href="https://colab.research.google.com/github/old/repo/blob/main/chapters/x.ipynb" target="_parent">'
+            '<img src="https://colab.research.google.com/assets/colab-badge.svg"/></a>']},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": ['REPO_URL = "https://github.com/old/repo"\n']},
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "chapters" / "x.ipynb"
+    path.write_text(json.dumps(nb))
+    problems = sync_badges.sync(path, root=tmp_path)
+    assert len(problems) == 2
+    fixed = json.loads(path.read_text())
+    assert "github/someone/book/blob/dev/chapters/x.ipynb" in "".join(fixed["cells"][0]["source"])
+    assert 'REPO_URL = "https://github.com/someone/book"' in "".join(fixed["cells"][1]["source"])
+    assert sync_badges.sync(path, root=tmp_path) == []

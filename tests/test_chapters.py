@@ -1,0 +1,115 @@
+"""Execute every chapter listed in `_toc.yml` end to end with papermill and check its results file.
+
+The `ci` profile runs on every machine; the `full` profile only where CUDA is available (the GPU
+runners), through the `gpu` marker. Chapter issues add their assertions to `CHAPTER_CHECKS`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT
+
+papermill = pytest.importorskip("papermill", reason="papermill is installed by `make test` (the dev extra)")
+yaml = pytest.importorskip("yaml", reason="PyYAML comes with jupyter-book (the book extra)")
+
+
+def toc_chapters() -> list[Path]:
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    notebooks = []
+    for part in toc.get("parts", []):
+        for entry in part.get("chapters", []):
+            path = REPO_ROOT / (entry["file"] + ".ipynb")
+            if path.is_file():
+                notebooks.append(path)
+    return notebooks
+
+
+CHAPTERS = toc_chapters()
+# The id of a chapter is the part of its file name before the first underscore: ch00_template -> ch00.
+IDS = [nb.stem.split("_")[0] for nb in CHAPTERS]
+
+
+def check_ch00(results: dict) -> None:
+    metrics = results["metrics"]
+    assert metrics["n_sketches"] >= 20
+    # raw-pixel nearest neighbour over several classes must beat chance on mAP
+    assert 0.0 <= metrics["map_chance"] < metrics["map_raw_pixel"] <= 1.0
+    assert metrics["stroke_formats_round_trip"] is True
+
+
+CHAPTER_CHECKS = {"ch00": check_ch00}
+
+
+def run_chapter(notebook: Path, profile: str, tmp_path: Path, monkeypatch) -> tuple[dict, float]:
+    results_dir = tmp_path / "results"
+    monkeypatch.setenv("SBIR_RESULTS_DIR", str(results_dir))
+    # the kernel must use matplotlib's inline backend, so that figures land in the notebook
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    output = tmp_path / notebook.name
+    start = time.perf_counter()
+    papermill.execute_notebook(
+        str(notebook),
+        str(output),
+        parameters={"PROFILE": profile, "SEED": 0},
+        cwd=str(notebook.parent),
+        kernel_name="python3",
+        progress_bar=False,
+        request_save_on_cell_execute=False,
+    )
+    elapsed = time.perf_counter() - start
+    chapter_id = notebook.stem.split("_")[0]
+    path = results_dir / f"{chapter_id}.json"
+    assert path.is_file(), f"{notebook.name} did not write its results file {path}"
+    return json.loads(path.read_text(encoding="utf-8")), elapsed
+
+
+def check_common(results: dict, chapter_id: str, profile: str) -> None:
+    assert results["chapter"] == chapter_id
+    assert results["profile"] == profile
+    assert results["seed"] == 0
+    assert results["data"]["kind"] in ("real", "generated", "example")
+    assert results["data"]["name"]
+    assert results["wall_time_s"] > 0
+    assert results["metrics"], "a chapter must record its metrics"
+
+
+def test_every_chapter_is_in_the_toc():
+    on_disk = sorted(p.name for p in (REPO_ROOT / "chapters").glob("*.ipynb"))
+    assert on_disk == sorted(p.name for p in CHAPTERS), "every notebook in chapters/ must be listed in _toc.yml"
+    assert set(IDS) <= set(CHAPTER_CHECKS), f"chapters without results checks: {set(IDS) - set(CHAPTER_CHECKS)}"
+
+
+@pytest.mark.chapter
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=IDS)
+def test_chapter_ci_profile(notebook: Path, tmp_path: Path, monkeypatch):
+    chapter_id = notebook.stem.split("_")[0]
+    results, elapsed = run_chapter(notebook, "ci", tmp_path, monkeypatch)
+    check_common(results, chapter_id, "ci")
+    CHAPTER_CHECKS[chapter_id](results)
+    # The 5-minute budget of the ci profile is measured by benchmarks/chapter_times.py, not here.
+    print(f"{notebook.name}: ci profile ran in {elapsed:.1f} s")
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda_available(), reason="the full profile needs a CUDA GPU (runs on the GPU runners only)")
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=IDS)
+def test_chapter_full_profile(notebook: Path, tmp_path: Path, monkeypatch):
+    chapter_id = notebook.stem.split("_")[0]
+    results, _ = run_chapter(notebook, "full", tmp_path, monkeypatch)
+    check_common(results, chapter_id, "full")
+    assert results["environment"]["device"].startswith("cuda")
+    CHAPTER_CHECKS[chapter_id](results)
