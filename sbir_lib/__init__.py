@@ -22,6 +22,7 @@ _SUBMODULES = {
     "examples",
     "metrics",
     "index",
+    "distances",
     "viz",
     "data",
     "models",

@@ -128,46 +128,61 @@ def class_relevance(query_labels, gallery_labels) -> np.ndarray:
 
 # --------------------------------------------------------------------------- numba kernel
 
-prange = range  # replaced by numba.prange before the kernel is compiled (see _kernel)
 _KERNEL = None
 
 
-def _rank_kernel_py(dist, rel, rel_row, k1, ap_out, topk_out):  # pragma: no cover - compiled
+def _rank_kernel_py(dist, rel_ptr, rel_idx, rel_row, k1, ap_out, topk_out):  # pragma: no cover
     """For each row q of ``dist`` (n, G): AP@all with scikit-learn tie semantics against the
-    relevance row ``rel[rel_row[q]]`` (-1 if no relevant item), and, if ``k1 > 0``, the indices of
-    the ``k1`` closest items ordered by (distance, index).
+    relevant gallery items ``rel_idx[rel_ptr[p]:rel_ptr[p + 1]]``, ``p = rel_row[q]`` (CSR; AP is
+    written as -1 if there is none), and, if ``k1 > 0``, the indices of the ``k1`` closest items ordered by
+    (distance, index).
 
-    Method: sort the R relevant distances; bucket every gallery distance by a binary search among
-    them (bucket i = number of relevant distances strictly smaller); the cumulative bucket counts
-    give, for every relevant item, the number of gallery items at distance <= its own, which is
-    all that AP needs. O(G log R) per row instead of a full O(G log G) sort.
+    Method: sort the R relevant distances; bucket every gallery distance by the number of
+    relevant distances strictly smaller than it (found from a uniform lookup table over
+    [min, max] of the relevant distances plus a short exact scan, so O(1) expected per item);
+    the cumulative bucket counts give, for every relevant item, the number of gallery items at
+    distance <= its own, which is all that AP needs. No full O(G log G) sort of the row.
     """
     n, g = dist.shape
-    for q in prange(n):
+    for q in range(n):
         d = dist[q]
-        m = rel[rel_row[q]]
-        n_rel = 0
-        for j in range(g):
-            n_rel += m[j]
+        p = rel_row[q]
+        n_rel = rel_ptr[p + 1] - rel_ptr[p]
         r = np.empty(n_rel)
-        t = 0
-        for j in range(g):
-            if m[j]:
-                r[t] = d[j]
-                t += 1
-        r.sort()
+        for t in range(n_rel):
+            r[t] = d[rel_idx[rel_ptr[p] + t]]
+        r = r[np.argsort(r, kind="mergesort")]
         counts = np.zeros(n_rel + 1, np.int64)
-        for j in range(g):
-            x = d[j]
-            lo = 0
-            hi = n_rel
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if r[mid] < x:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            counts[lo] += 1
+        if n_rel > 0:
+            # sentinels: rs[0] = -inf, rs[1:n_rel+1] = r, rs[n_rel+1] = +inf
+            rs = np.empty(n_rel + 2)
+            rs[0] = -np.inf
+            rs[1 : n_rel + 1] = r
+            rs[n_rel + 1] = np.inf
+            lo_v = r[0]
+            n_buckets = 4 * n_rel
+            span = r[n_rel - 1] - lo_v
+            scale = n_buckets / span if span > 0 else 0.0
+            lut = np.empty(n_buckets + 1, np.int64)  # lut[b] ~ #relevant < lo_v + b / scale
+            t = 0
+            for b in range(n_buckets + 1):
+                edge = lo_v + b / scale if scale > 0 else r[n_rel - 1]
+                while t < n_rel and r[t] < edge:
+                    t += 1
+                lut[b] = t
+            nb_f = float(n_buckets)
+            for j in range(g):
+                x = d[j]
+                y = min(max((x - lo_v) * scale, 0.0), nb_f)
+                t = lut[int(y)]
+                # exact fix-up: t = #relevant strictly below x (lookup is only a starting guess)
+                while rs[t + 1] < x:
+                    t += 1
+                while rs[t] >= x:
+                    t -= 1
+                counts[t] += 1
+        else:
+            counts[0] = g
         # AP: relevant tie groups [i, e]; all items <= r[e] are counts[0..e]
         total = 0.0
         cum = 0
@@ -189,50 +204,84 @@ def _rank_kernel_py(dist, rel, rel_row, k1, ap_out, topk_out):  # pragma: no cov
         if k1 > 0:
             if thr_index >= 0 and thr_count <= 4 * k1 + 1024:
                 thr = r[thr_index]
-            else:
-                tmp = d.copy()
-                thr = np.partition(tmp, k1 - 1)[k1 - 1]
-            c = 0
-            for j in range(g):
-                if d[j] <= thr:
-                    c += 1
-            cand = np.empty(c, np.int64)
-            cval = np.empty(c)
-            t = 0
-            for j in range(g):
-                if d[j] <= thr:
-                    cand[t] = j
-                    cval[t] = d[j]
-                    t += 1
-            order = np.argsort(cval, kind="mergesort")
-            for u in range(k1):
-                topk_out[q, u] = cand[order[u]]
+                c = thr_count
+                cand = np.empty(c, np.int64)
+                cval = np.empty(c)
+                t = 0
+                for j in range(g):
+                    if d[j] <= thr:
+                        cand[t] = j
+                        cval[t] = d[j]
+                        t += 1
+                order = np.argsort(cval, kind="mergesort")
+                for u in range(k1):
+                    topk_out[q, u] = cand[order[u]]
+            else:  # rare: relevant items too sparse or too few near the top -> sort the row
+                order = np.argsort(d, kind="mergesort")
+                for u in range(k1):
+                    topk_out[q, u] = order[u]
 
 
 def _kernel():
-    """Compile (first call; cached on disk by numba afterwards) and return the rank kernel."""
-    global _KERNEL, prange
+    """Compile (first call, a few seconds; cached on disk by numba afterwards) the rank kernel.
+
+    Single-threaded and ``nogil``: :func:`_rank_block` runs it on row slices in a thread pool,
+    which compiles far faster than numba's ``parallel=True``.
+    """
+    global _KERNEL
     if _KERNEL is None:
         import numba
 
-        prange = numba.prange
-        _KERNEL = numba.njit(parallel=True, cache=True, nogil=True)(_rank_kernel_py)
+        _KERNEL = numba.njit(cache=True, nogil=True)(_rank_kernel_py)
     return _KERNEL
 
 
-def _rank_block(dist: np.ndarray, rel_rows: np.ndarray, rel_row: np.ndarray, k1: int):
-    """Run the kernel on one block; returns (ap (n,) with NaN for no relevant item, topk (n, k1))."""
+def _n_threads() -> int:
+    import os
+
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _csr(rel_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, indices) int64 of the True entries of a (P, G) bool matrix, row by row."""
+    rows, cols = np.nonzero(rel_rows)
+    indptr = np.zeros(rel_rows.shape[0] + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=rel_rows.shape[0]), out=indptr[1:])
+    return indptr, cols.astype(np.int64)
+
+
+def _rank_block(dist: np.ndarray, rel_csr, rel_row: np.ndarray, k1: int):
+    """Run the kernel on one block; returns (ap (n,) with NaN for no relevant item, topk (n, k1)).
+
+    rel_csr: (indptr, indices) of the relevance rows (see :func:`_csr`); rel_row: (n,) which
+    relevance row each distance row uses."""
+    rel_ptr, rel_idx = rel_csr
     dist = np.ascontiguousarray(dist, dtype=np.float64)
+    rel_row = np.ascontiguousarray(rel_row, dtype=np.int64)
     n = dist.shape[0]
     ap = np.empty(n, np.float64)
     topk = np.empty((n, max(k1, 1)), np.int64)
-    _kernel()(dist, rel_rows, np.ascontiguousarray(rel_row, dtype=np.int64), int(k1), ap, topk)
+    kernel = _kernel()
+    n_threads = min(_n_threads(), n)
+    if n_threads == 1 or n * dist.shape[1] < 200_000:
+        kernel(dist, rel_ptr, rel_idx, rel_row, int(k1), ap, topk)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        bounds = np.linspace(0, n, n_threads + 1).astype(int)
+        with ThreadPoolExecutor(n_threads) as pool:
+            jobs = [
+                pool.submit(kernel, dist[a:b], rel_ptr, rel_idx, rel_row[a:b], int(k1), ap[a:b], topk[a:b])
+                for a, b in zip(bounds[:-1], bounds[1:])
+            ]
+            for job in jobs:
+                job.result()
     ap[ap < 0] = np.nan
     return ap, topk[:, :k1]
 
 
 def _rank_all(dist: np.ndarray, rel: np.ndarray, k1: int):
-    return _rank_block(dist, np.ascontiguousarray(rel).view(np.uint8), np.arange(dist.shape[0]), k1)
+    return _rank_block(dist, _csr(rel), np.arange(dist.shape[0]), k1)
 
 
 def _require_relevant(ap: np.ndarray, offset: int = 0) -> None:
@@ -275,7 +324,7 @@ def top_k(distances, k: int, *, similarity: bool = False) -> np.ndarray:
     """``(Q, k)`` int64 gallery indices of the k closest items, ordered by (distance, index)."""
     dist = _as_distances(distances, similarity)
     k = _check_k(k, dist.shape[1])
-    no_rel = np.zeros((1, dist.shape[1]), np.uint8)
+    no_rel = (np.zeros(2, np.int64), np.zeros(0, np.int64))
     return _rank_block(dist, no_rel, np.zeros(dist.shape[0], np.int64), k)[1]
 
 
@@ -366,7 +415,8 @@ def mean_precision_recall_curve(
 
     For each query, the precision at recall level r is the largest precision at any threshold
     whose recall is >= r (the usual 11-point interpolation; ``recall_levels`` defaults to
-    ``0, 0.1, ..., 1``). Thresholds are tie groups, as in scikit-learn.
+    ``0, 0.1, ..., 1``). Thresholds are tie groups, as in scikit-learn; scikit-learn's artificial
+    end point (recall 0, precision 1) is not a threshold and is not used.
     """
     levels = np.linspace(0.0, 1.0, 11) if recall_levels is None else np.asarray(recall_levels, float)
     if levels.ndim != 1 or levels.size == 0 or (levels < 0).any() or (levels > 1).any():
@@ -380,7 +430,6 @@ def mean_precision_recall_curve(
     vals = np.take_along_axis(dist, order, 1)
     cumrel = np.cumsum(np.take_along_axis(rel, order, 1), axis=1)
     out = np.zeros(levels.size)
-    g = dist.shape[1]
     for q in range(dist.shape[0]):
         last = np.flatnonzero(np.append(vals[q, 1:] != vals[q, :-1], True))  # tie-group ends
         precision = cumrel[q, last] / (last + 1.0)
@@ -388,7 +437,6 @@ def mean_precision_recall_curve(
         best = np.maximum.accumulate(precision[::-1])[::-1]
         pos = np.searchsorted(recall, levels, side="left")
         out += np.where(pos < len(last), best[np.minimum(pos, len(last) - 1)], 0.0)
-    del g
     return levels, out / dist.shape[0]
 
 
@@ -576,8 +624,9 @@ def evaluate_zero_shot(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     classes, inverse = np.unique(np.concatenate([ql, gl]), return_inverse=True)
     q_cls, g_cls = inverse[: len(ql)], inverse[len(ql):]
-    rel_rows = np.zeros((len(classes), len(g)), np.uint8)
-    rel_rows[g_cls, np.arange(len(g))] = 1
+    rel_rows = np.zeros((len(classes), len(g)), bool)
+    rel_rows[g_cls, np.arange(len(g))] = True
+    rel_csr = _csr(rel_rows)
     qa, gat = _rank_equivalent_distances(q, g, name)
 
     from tqdm.auto import tqdm
@@ -591,7 +640,7 @@ def evaluate_zero_shot(
         stop = min(start + batch_size, n)
         out = block[: stop - start]
         np.matmul(qa[start:stop], gat, out=out)
-        ap[start:stop], topk[start:stop] = _rank_block(out, rel_rows, q_cls[start:stop], k + 1)
+        ap[start:stop], topk[start:stop] = _rank_block(out, rel_csr, q_cls[start:stop], k + 1)
         vals[start:stop] = np.take_along_axis(out, topk[start:stop], 1)
     _require_relevant(ap)
     relk = q_cls[:, None] == g_cls[topk]

@@ -269,7 +269,7 @@ def _kernels():
         """Draw sketch ``b`` (strokes ``sketch_offsets[b]..sketch_offsets[b+1]-1``) into ``out[b]``, in parallel."""
         for b in prange(out.shape[0]):
             _nb_draw_one(out[b], points, offsets, sketch_offsets[b], sketch_offsets[b + 1],
-                     sx[b], sy[b], ox[b], oy[b], radius, invert)
+                         sx[b], sy[b], ox[b], oy[b], radius, invert)
 
     _KERNELS = (_nb_draw_one, _nb_draw_batch)
     return _KERNELS
@@ -326,8 +326,13 @@ def rasterize_batch(sketches: Sequence, size=256, line_width: float = 2.0, *, ca
     stroke-3 arrays or polylines (formats may be mixed). An empty sequence gives a
     ``(0, H, W)`` array. Memory: ``4 * B * H * W`` bytes (256 KiB per 256 x 256 sketch).
 
+    Threads: with ``numba.get_num_threads() == 1`` (or one sketch) the sketches are drawn one
+    after the other in the calling thread. Numba's OpenMP thread pool is not fork-safe: a
+    process forked after a multi-threaded call (e.g. a PyTorch ``DataLoader`` worker) must call
+    ``numba.set_num_threads(1)`` (e.g. in ``worker_init_fn``) or use :func:`rasterize`.
+
     Returns:
-        ``(B, H, W) float32`` in ``[0, 1]``.
+        ``(B, H, W) float32`` in ``[0, 1]``; ``out[b]`` equals ``rasterize(sketches[b], ...)``.
     """
     hw = _check_size(size)
     lw = _check_line_width(line_width)
@@ -364,8 +369,16 @@ def rasterize_batch(sketches: Sequence, size=256, line_width: float = 2.0, *, ca
     else:
         maps = np.tile(np.array(_affine(None, None, hw, cv, pad), dtype=np.float64), (n, 1))
     sx, sy, ox, oy = (np.ascontiguousarray(maps[:, j]) for j in range(4))
-    _, draw_batch = _kernels()
-    draw_batch(out, points, offsets, sketch_offsets, sx, sy, ox, oy, 0.5 * lw, bool(invert))
+    draw_one, draw_batch = _kernels()
+    import numba
+
+    if n == 1 or numba.get_num_threads() == 1:
+        # serial: no numba thread pool (none is started, see the fork note in the docstring)
+        for b in range(n):
+            draw_one(out[b], points, offsets, sketch_offsets[b], sketch_offsets[b + 1],
+                     sx[b], sy[b], ox[b], oy[b], 0.5 * lw, bool(invert))
+    else:
+        draw_batch(out, points, offsets, sketch_offsets, sx, sy, ox, oy, 0.5 * lw, bool(invert))
     return out
 
 

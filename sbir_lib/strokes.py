@@ -232,6 +232,11 @@ def quickdraw_to_polylines(drawing, *, with_time: bool = False) -> list[np.ndarr
             raise SketchFormatError(f"QuickDraw drawing: stroke {i} has no time list (with_time needs a raw drawing)")
         cols = stroke if with_time else stroke[:2]
         arr = _as_float_array(cols, f"QuickDraw drawing stroke {i}").T
+        if arr.ndim != 2:
+            raise SketchFormatError(
+                f"QuickDraw drawing: stroke {i} must hold flat lists of numbers [xs, ys(, ts)], "
+                f"got an array of shape {arr.T.shape}"
+            )
         if arr.shape[0] == 0:
             raise SketchFormatError(f"QuickDraw drawing: stroke {i} has no points")
         _check_finite(arr, f"QuickDraw drawing stroke {i}")

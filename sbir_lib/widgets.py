@@ -267,10 +267,7 @@ class SketchPad(ipywidgets.VBox):
         if simplify:
             from .simplify import quickdraw_simplify
 
-            drawing = [
-                [np.asarray(s)[:, 0].astype(int).tolist(), np.asarray(s)[:, 1].astype(int).tolist()]
-                for s in quickdraw_simplify(self.polylines)
-            ]
+            drawing = polylines_to_quickdraw(quickdraw_simplify(self.polylines, layout="polylines"))
         else:
             lines = [np.round(line, 2) for line in self._lines]
             times = None

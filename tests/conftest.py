@@ -6,12 +6,23 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests: reproducible in CI (same examples every run), random locally.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # Unit tests draw figures off-screen. (tests/test_chapters.py removes this for the notebook kernels.)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SBIR_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")).resolve()
+
+# Tests (and the chapters they execute) read the real data through the mirror mechanism of
+# sbir_lib.data, as `make test` and .ci/run do.
+if (SHARED_DATA / "README.md").is_file():
+    os.environ.setdefault("SBIR_DATA_MIRROR", str(SHARED_DATA))
 
 NO_SHARED_DATA_REASON = (
     f"real data folder {SHARED_DATA} is absent (it sits beside the repository as ../shared/data "

@@ -96,6 +96,18 @@ def test_chapter_ci_profile(notebook: Path, tmp_path: Path, monkeypatch):
     print(f"{notebook.name}: ci profile ran in {elapsed:.1f} s")
 
 
+@pytest.mark.chapter
+def test_template_falls_back_to_the_doodle_world_offline(tmp_path: Path, monkeypatch):
+    """Without real data (no mirror, empty cache, downloads disabled) a chapter runs on generated data."""
+    monkeypatch.setenv("SBIR_OFFLINE", "1")
+    monkeypatch.setenv("SBIR_DATA_MIRROR", str(tmp_path / "no-mirror"))
+    monkeypatch.setenv("SBIR_DATA", str(tmp_path / "empty-cache"))
+    results, _ = run_chapter(REPO_ROOT / "chapters" / "ch00_template.ipynb", "ci", tmp_path, monkeypatch)
+    assert results["data"]["kind"] == "generated"
+    assert results["data"]["name"].startswith("doodle world")
+    check_ch00(results)
+
+
 def _cuda_available() -> bool:
     try:
         import torch

@@ -259,3 +259,20 @@ def test_extraction_of_a_good_zip_and_a_truncated_one(tmp_path):
     with pytest.raises(DataError, match="not a zip or tar archive"):
         extract_archive(bad, tmp_path / "bad")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_offline_mode_never_downloads_and_says_why(tmp_path, monkeypatch):
+    """SBIR_OFFLINE=1: a resource missing from mirrors and cache raises at once, naming the switch."""
+    from sbir_lib.data import registry
+    from sbir_lib.errors import DataError
+
+    monkeypatch.setenv("SBIR_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("SBIR_DATA_MIRROR", str(tmp_path / "empty-mirror"))
+    monkeypatch.setenv("SBIR_OFFLINE", "1")
+    assert registry.offline()
+    name = registry.quickdraw_resource_name("cat", "simplified")
+    with pytest.raises(DataError, match=r"downloads are disabled \(SBIR_OFFLINE=1"):
+        registry.fetch(name)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.ndjson"))
+    monkeypatch.setenv("SBIR_OFFLINE", "0")
+    assert not registry.offline()

@@ -140,9 +140,7 @@ def test_malicious_npz_is_refused_and_nothing_runs(tmp_path):
     marker = tmp_path / "pwned"
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, {"descr": "|O", "fortran_order": False, "shape": (1,)})
-    payload = header.getvalue()
-    evil_npy = np.lib.format.magic(1, 0) + payload[len(np.lib.format.magic(1, 0)):] if payload.startswith(
-        np.lib.format.magic(1, 0)) else np.lib.format.magic(1, 0) + payload
+    evil_npy = header.getvalue()  # magic + header of a (1,) object array
     evil_npy += pickle.dumps(np.array([_Evil(marker)], dtype=object), protocol=3)
     path = _write_npz(tmp_path / "cat.npz", {"train.npy": evil_npy, "valid.npy": evil_npy, "test.npy": evil_npy})
     with pytest.raises(DataError, match=r"refusing to unpickle global (posix|os|nt)\.system"):

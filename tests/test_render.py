@@ -204,6 +204,31 @@ def test_batch_threads_and_repeats_are_deterministic():
     np.testing.assert_array_equal(rasterize(sketches[3], size=64), rasterize(sketches[3], size=64))
 
 
+def _render_in_forked_child(sketches, queue):
+    import numba
+
+    numba.set_num_threads(1)  # as documented for DataLoader workers
+    queue.put(rasterize_batch(sketches, size=32))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork (POSIX)")
+def test_batch_works_in_a_child_forked_after_a_threaded_call():
+    import multiprocessing
+
+    sketches = [_line((1, 1), (30, 20 - i)) for i in range(6)]
+    parent = rasterize_batch(sketches, size=32)  # multi-threaded where numba has > 1 thread
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_render_in_forked_child, args=(sketches, queue))
+    child.start()
+    try:
+        result = queue.get(timeout=60)  # raises queue.Empty if the child died
+    finally:
+        child.join(10)
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(result, parent)
+
+
 def test_invert():
     lines = _line((3, 3), (20, 12))
     ink = rasterize(lines, size=32)

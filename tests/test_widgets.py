@@ -333,7 +333,6 @@ def test_constructor_checks_its_arguments():
 
 
 def test_to_ndjson_simplified_line_has_quickdraw_fields_and_int_coordinates():
-    pytest.importorskip("sbir_lib.simplify", reason="sbir_lib.simplify (quickdraw_simplify) is not written yet")
     pad = SketchPad(width=400, height=300)
     xs = np.linspace(20, 380, 50)
     drag(pad, list(zip(xs, 100 + 40 * np.sin(xs / 40))))
@@ -357,6 +356,17 @@ def test_to_ndjson_simplified_line_has_quickdraw_fields_and_int_coordinates():
     # same drawing -> same default key_id; explicit key_id kept
     assert json.loads(pad.to_ndjson(word="wave"))["key_id"] == record["key_id"]
     assert json.loads(pad.to_ndjson(key_id="42"))["key_id"] == "42"
+
+
+def test_to_ndjson_simplifies_a_straight_line_to_its_end_points_scaled_to_255():
+    pad = SketchPad()
+    drag(pad, [(40 + t, 60 + t / 2) for t in range(0, 101, 5)])  # 21 collinear points, 100 x 50 px
+    send(pad, "mouse_down", 250, 200)  # a dot: kept as its point twice
+    send(pad, "mouse_up", 250, 200)
+    drawing = json.loads(pad.to_ndjson())["drawing"]
+    # aligned to the top-left (40, 60), scaled by 255 / 210 (the x extent 40..250):
+    # (100, 50) -> (121.4, 60.7) -> (121, 61); (210, 140) -> (255, 170)
+    assert drawing == [[[0, 121], [0, 61]], [[255, 255], [170, 170]]]
 
 
 def test_to_ndjson_raw_layout_keeps_canvas_coordinates_and_times():

@@ -19,6 +19,7 @@ import importlib
 _SUBMODULES = {
     "registry", "download", "items", "quickdraw", "quickdraw_classes", "qmul", "sketchy",
     "tuberlin", "folders", "safe_pickle", "zeroshot", "semantics", "paths", "quickdraw_extended",
+    "doodleworld",  # added by another module owner
 }
 _SHORTCUTS = {
     "fetch": "registry",

@@ -314,13 +314,19 @@ def _instructions(res: Resource, failures: str = "") -> str:
     return msg + f".\nTo get it by hand: {how}."
 
 
-def fetch(name: str, *, download_missing: bool = True, progress: bool = True, retries: int = 4,
+def offline() -> bool:
+    """True when ``$SBIR_OFFLINE`` is ``1``/``true``/``yes``: never download, use mirrors and cache only."""
+    return os.environ.get("SBIR_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
+def fetch(name: str, *, download_missing: bool | None = None, progress: bool = True, retries: int = 4,
           backoff: float = 1.0, timeout: float = 60.0) -> Path:
     """Path to resource ``name``: mirror, then cache, then a verified download into the cache.
 
     Args:
         name: resource name (``python -m sbir_lib.data list``).
-        download_missing: False = never touch the network (raise with instructions instead).
+        download_missing: False = never touch the network (raise with instructions instead);
+            None (default) = download unless :func:`offline` (``SBIR_OFFLINE=1``).
         retries, backoff, timeout: passed to :func:`sbir_lib.data.download.download`.
     Raises:
         DataError: unknown name, checksum mismatch, or not available (the message says what to
@@ -330,8 +336,10 @@ def fetch(name: str, *, download_missing: bool = True, progress: bool = True, re
     found = locate(name)
     if found is not None:
         return found
+    if download_missing is None:
+        download_missing = not offline()
     if not download_missing or (res.manual and not res.urls):
-        raise DataError(_instructions(res, "" if download_missing else "downloads are disabled"))
+        raise DataError(_instructions(res, "" if download_missing else "downloads are disabled (SBIR_OFFLINE=1 or download_missing=False)"))
     dest = cache_dir() / res.name
     try:
         if res.archive:

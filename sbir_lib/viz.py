@@ -1,0 +1,255 @@
+"""Figures of the book: embedding maps, retrieval grids, sketch grids, PR and training curves.
+
+Every function draws with matplotlib (imported on first use) and returns the ``Axes`` or
+``Figure`` it drew on, so notebooks can restyle or save it.
+
+**UMAP cost.** :func:`embed_2d` imports ``umap-learn`` lazily. Measured on the shared 2-core
+development machine (umap-learn 0.5.12, numba 0.68): ``import umap`` takes 6-9 s and the first
+``fit_transform`` in a process -- even of 300 x 16 points -- 47-56 s, almost all of it numba
+compiling UMAP's kernels (a second process was not faster, so budget it per kernel restart);
+later fits of small data take ~1 s. ``method="pca"`` (scikit-learn) is the instant fallback, used automatically -- with a
+warning -- when umap-learn is missing or there are too few points for UMAP's neighbour graph.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "embed_2d",
+    "scatter_by_class",
+    "scatter_by_domain",
+    "retrieval_grid",
+    "sketch_grid",
+    "plot_pr_curves",
+    "plot_training_curves",
+]
+
+CORRECT_COLOUR = "#2ca02c"  # green border: relevant retrieval
+WRONG_COLOUR = "#d62728"  # red border: irrelevant retrieval
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _axes(ax, figsize=(5, 5)):
+    if ax is not None:
+        return ax
+    _, ax = _plt().subplots(figsize=figsize)
+    return ax
+
+
+def _points(xy, name: str = "xy") -> np.ndarray:
+    arr = np.asarray(xy, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"{name} must be (N, 2) coordinates, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def embed_2d(
+    embeddings, method: str = "umap", *, random_state: int = 0, n_neighbors: int = 15, min_dist: float = 0.1
+) -> tuple[np.ndarray, str]:
+    """Project ``(N, D)`` embeddings to 2-D for plotting.
+
+    method: ``"umap"`` (umap-learn, ``random_state`` fixed, so the same input gives the same map)
+    or ``"pca"``. Returns ``(xy (N, 2) float64, method actually used)``; UMAP falls back to PCA
+    with a warning if umap-learn cannot be imported or ``N <= n_neighbors``.
+    """
+    from .distances import check_embeddings
+
+    x = check_embeddings(embeddings, "embeddings")
+    if method not in ("umap", "pca"):
+        raise ValueError(f"method={method!r} is not 'umap' or 'pca'")
+    if len(x) < 3:
+        raise ValueError(f"need at least 3 embeddings to draw a 2-D map, got {len(x)}")
+    if method == "umap":
+        reason = None
+        if len(x) <= n_neighbors:
+            reason = f"only {len(x)} points for n_neighbors={n_neighbors}"
+        else:
+            try:
+                import umap
+            except ImportError as exc:  # pragma: no cover - umap-learn is a dependency
+                reason = f"umap-learn is not importable ({exc})"
+        if reason is None:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*n_jobs value.*random_state.*")
+                reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist,
+                                    random_state=random_state)
+                return np.asarray(reducer.fit_transform(x), dtype=np.float64), "umap"
+        warnings.warn(f"UMAP unavailable ({reason}); using PCA instead", stacklevel=2)
+    from sklearn.decomposition import PCA
+
+    if x.shape[1] < 2:
+        raise ValueError("PCA to 2-D needs embeddings of dimension >= 2")
+    return PCA(n_components=2, random_state=random_state).fit_transform(x), "pca"
+
+
+def scatter_by_class(xy, labels, *, ax=None, class_names: Mapping | None = None, s: float = 6.0, legend: bool = True):
+    """Scatter ``(N, 2)`` points, one colour (one ``PathCollection``) per class label."""
+    xy = _points(xy)
+    labels = np.asarray(labels)
+    if labels.shape != (len(xy),):
+        raise ValueError(f"labels must have shape ({len(xy)},), got {labels.shape}")
+    ax = _axes(ax)
+    classes = np.unique(labels)
+    cmap = _plt().get_cmap("tab20" if len(classes) > 10 else "tab10")
+    for i, c in enumerate(classes):
+        mask = labels == c
+        name = class_names.get(c, c) if class_names else c
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=s, color=cmap(i % cmap.N), label=str(name))
+    if legend and len(classes) <= 20:
+        ax.legend(fontsize="small", markerscale=2, loc="best")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def scatter_by_domain(xy, domains, *, ax=None, colours: Mapping | None = None, s: float = 6.0,
+                      markers: Mapping | None = None):
+    """Scatter ``(N, 2)`` points coloured by domain (e.g. ``"sketch"``/``"photo"`` or
+    ``"vector"``/``"raster"``): one ``PathCollection`` and one colour per domain."""
+    xy = _points(xy)
+    domains = np.asarray(domains)
+    if domains.shape != (len(xy),):
+        raise ValueError(f"domains must have shape ({len(xy)},), got {domains.shape}")
+    ax = _axes(ax)
+    default = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e"]
+    for i, dom in enumerate(np.unique(domains)):
+        mask = domains == dom
+        colour = (colours or {}).get(dom, default[i % len(default)])
+        marker = (markers or {}).get(dom, "o")
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=s, color=colour, marker=marker, label=str(dom), alpha=0.7)
+    ax.legend(fontsize="small", markerscale=2, loc="best")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def _show_image(ax, image, border=None):
+    img = np.asarray(image)
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"images must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {img.shape}")
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[..., 0]
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0 if img.ndim == 2 else None,
+              vmax=(255 if img.dtype == np.uint8 else 1) if img.ndim == 2 else None)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(border is not None)
+        if border is not None:
+            spine.set_edgecolor(border)
+            spine.set_linewidth(4)
+
+
+def retrieval_grid(queries, retrieved, correct, *, titles: Sequence[str] | None = None, size: float = 1.6):
+    """The papers' qualitative figure: one row per query -- the query, then its top-k results
+    framed green (relevant) or red (not).
+
+    queries: Q images; retrieved: Q sequences of k images (ranked); correct: (Q, k) bool.
+    Images are (H, W) grey or (H, W, 3) RGB arrays (uint8 0-255 or float 0-1).
+    Returns the Figure; ``fig.axes`` is row-major, ``k + 1`` axes per row.
+    """
+    correct = np.asarray(correct, dtype=bool)
+    if correct.ndim == 1:
+        correct = correct[None, :]
+        queries, retrieved = [queries], [retrieved]
+    n_q, k = correct.shape
+    if len(queries) != n_q or len(retrieved) != n_q or any(len(r) != k for r in retrieved):
+        raise ValueError(f"need {n_q} queries and {n_q} rows of {k} retrieved images to match correct {correct.shape}")
+    plt = _plt()
+    fig, axes = plt.subplots(n_q, k + 1, figsize=(size * (k + 1), size * n_q), squeeze=False)
+    for row in range(n_q):
+        _show_image(axes[row, 0], queries[row], border="black")
+        axes[row, 0].set_title(titles[row] if titles else "query", fontsize="small")
+        for col in range(k):
+            colour = CORRECT_COLOUR if correct[row, col] else WRONG_COLOUR
+            _show_image(axes[row, col + 1], retrieved[row][col], border=colour)
+            if row == 0:
+                axes[row, col + 1].set_title(str(col + 1), fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def sketch_grid(sketches: Sequence, *, ncols: int = 8, titles: Sequence[str] | None = None,
+                size: float = 1.5, linewidth: float = 1.5):
+    """Draw stroke-3 sketches (``(N, 3)`` rows ``dx, dy, pen_lifted``) in a grid, one Line2D per
+    stroke, y pointing down as on the drawing canvas. Returns the Figure."""
+    from .strokes import stroke3_to_polylines
+
+    if len(sketches) == 0:
+        raise ValueError("sketches is empty")
+    if titles is not None and len(titles) != len(sketches):
+        raise ValueError(f"got {len(titles)} titles for {len(sketches)} sketches")
+    polylines = [stroke3_to_polylines(s) for s in sketches]
+    ncols = max(1, min(ncols, len(sketches)))
+    nrows = -(-len(sketches) // ncols)
+    plt = _plt()
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= len(polylines):
+            ax.axis("off")
+            continue
+        for line in polylines[i]:
+            ax.plot(line[:, 0], line[:, 1], color="black", linewidth=linewidth, solid_capstyle="round",
+                    marker="o" if len(line) == 1 else None, markersize=linewidth)
+        ax.set_aspect("equal")
+        ax.invert_yaxis()
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pr_curves(curves: Mapping[str, tuple], *, ax=None, title: str | None = None):
+    """Precision-recall curves: ``{name: (recall, precision)}`` (e.g. from
+    :func:`sbir_lib.metrics.mean_precision_recall_curve`), one line per name."""
+    if not curves:
+        raise ValueError("curves is empty")
+    ax = _axes(ax)
+    for name, (recall, precision) in curves.items():
+        recall, precision = np.asarray(recall, float), np.asarray(precision, float)
+        if recall.shape != precision.shape or recall.ndim != 1:
+            raise ValueError(f"curve {name!r}: recall {recall.shape} and precision {precision.shape} differ")
+        ax.plot(recall, precision, marker=".", label=str(name))
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_training_curves(history: Mapping[str, Sequence[float]], *, ax=None, xlabel: str = "epoch",
+                         logy: bool = False, title: str | None = None):
+    """Training curves: ``{name: values per step/epoch}`` (losses, mAP, ...), one line each."""
+    if not history:
+        raise ValueError("history is empty")
+    ax = _axes(ax, figsize=(6, 4))
+    for name, values in history.items():
+        y = np.asarray(values, dtype=float)
+        if y.ndim != 1 or y.size == 0:
+            raise ValueError(f"history[{name!r}] must be a non-empty 1-D sequence")
+        ax.plot(np.arange(1, y.size + 1), y, label=str(name))
+    ax.set_xlabel(xlabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
