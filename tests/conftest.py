@@ -23,6 +23,9 @@ SHARED_DATA = Path(os.environ.get("SBIR_SHARED_DATA", REPO_ROOT.parent / "shared
 # sbir_lib.data, as `make test` and .ci/run do.
 if (SHARED_DATA / "README.md").is_file():
     os.environ.setdefault("SBIR_DATA_MIRROR", str(SHARED_DATA))
+# Tests never download from a dataset's real host (downloads are tested against a local server):
+# without the mirror, chapters fall back to the generated doodle world.
+os.environ["SBIR_OFFLINE"] = "1"
 
 NO_SHARED_DATA_REASON = (
     f"real data folder {SHARED_DATA} is absent (it sits beside the repository as ../shared/data "

@@ -22,6 +22,13 @@ from sbir_lib.errors import DataError
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
 
 
+@pytest.fixture(autouse=True)
+def _downloads_allowed(monkeypatch):
+    """Every URL in this file points at the local test server on 127.0.0.1: allow downloads here
+    (tests/conftest.py sets SBIR_OFFLINE=1 for every other test)."""
+    monkeypatch.delenv("SBIR_OFFLINE", raising=False)
+
+
 class _Server:
     """Serves ``files`` (unquoted path -> bytes); honours Range; can drop a transfer half-way once."""
 
