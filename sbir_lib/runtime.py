@@ -27,6 +27,7 @@ __all__ = [
     "environment_report",
     "print_environment",
     "Stopwatch",
+    "use_data_root",
 ]
 
 #: The two run profiles of the book: ``ci`` (2-core CPU, minutes, small data) and ``full``
@@ -137,6 +138,21 @@ def print_environment(device=None) -> dict[str, Any]:
     for key, value in report.items():
         print(f"{key:<{width}} : {value}")
     return report
+
+
+def use_data_root(data_root=None):
+    """Apply a chapter's ``DATA_ROOT`` parameter and return the dataset cache folder in use.
+
+    ``None`` keeps ``$SBIR_DATA`` (or the user cache folder); a path makes it the cache for this
+    process (sets ``$SBIR_DATA``). Mirrors (``$SBIR_DATA_MIRROR``) are still looked at first.
+    """
+    from pathlib import Path
+
+    if data_root is not None:
+        os.environ["SBIR_DATA"] = str(Path(data_root).expanduser().resolve())
+    from .data.paths import cache_dir
+
+    return cache_dir()
 
 
 class Stopwatch:

@@ -156,3 +156,12 @@ def test_import_is_fast_and_lazy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", f"import sbir_lib imported heavy modules: {out}"
+
+
+def test_use_data_root_sets_the_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("SBIR_DATA", raising=False)
+    default = runtime.use_data_root(None)
+    assert "SBIR_DATA" not in __import__("os").environ
+    assert runtime.use_data_root(tmp_path / "datasets") == (tmp_path / "datasets").resolve()
+    assert __import__("os").environ["SBIR_DATA"] == str((tmp_path / "datasets").resolve())
+    assert default != tmp_path / "datasets"
