@@ -23,6 +23,7 @@ _SUBMODULES = {
     "metrics",
     "index",
     "distances",
+    "sampling",
     "viz",
     "data",
     "models",

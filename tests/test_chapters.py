@@ -43,7 +43,29 @@ def check_ch00(results: dict) -> None:
     assert metrics["stroke_formats_round_trip"] is True
 
 
-CHAPTER_CHECKS = {"ch00": check_ch00}
+def check_ch01(results: dict) -> None:
+    retrieval = results["metrics"]["category_retrieval"]
+    chance, hog, triplet = retrieval["chance"], retrieval["hog"], retrieval["triplet"]
+    # the assertion: the learned embedding beats HOG, which beats chance, on mAP@all
+    assert triplet["map_all"] > hog["map_all"] > chance["map_all"]
+    for row in (chance, hog, triplet):
+        assert 0.0 <= row["map_all"] <= 1.0 and 0.0 <= row["p_at_200"] <= 1.0
+        # with at most 200 retrieved items, Yelamarthi's mAP@200 can never exceed P@200
+        assert row["map_at_200_yelamarthi"] <= row["p_at_200"] + 1e-12
+    assert results["data"]["kind"] in ("generated", "real")
+    assert results["metrics"]["training"]["steps"] >= 1
+
+
+def check_ch02(results: dict) -> None:
+    table1 = results["metrics"]["table1"]
+    full = table1["Our model"]
+    # Sketch Me That Shoe, Table 1: the triplet model beats dense HOG + RankSVM on acc@10
+    assert full["acc@10"] > table1["Dense-HOG + rankSVM"]["acc@10"]
+    assert 0.0 <= full["pct_correct"] <= 1.0
+    assert full["pct_correct"] > 0.5
+
+
+CHAPTER_CHECKS = {"ch00": check_ch00, "ch01": check_ch01, "ch02": check_ch02}
 
 
 def run_chapter(notebook: Path, profile: str, tmp_path: Path, monkeypatch) -> tuple[dict, float]:

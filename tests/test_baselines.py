@@ -1,0 +1,68 @@
+"""HOG / BoW-HOG features and the RankSVM of the Table 1 baselines."""
+
+import numpy as np
+import pytest
+
+from sbir_lib.baselines import BowHog, RankSVM, dense_hog, majority_pairs, pair_features
+
+
+def test_dense_hog_dimension_and_invariance():
+    rng = np.random.default_rng(0)
+    imgs = rng.random((3, 32, 32)).astype(np.float32)
+    f = dense_hog(imgs, cell=8, block=2)
+    assert f.shape == (3, 3 * 3 * 4 * 9)                      # (32/8 - 1)^2 blocks of 2x2 cells x 9 bins
+    assert np.allclose(dense_hog(imgs * 3.0, cell=8), f, atol=1e-4)   # block normalisation: contrast invariant
+    with pytest.raises(ValueError, match="smaller than one HOG block"):
+        dense_hog(np.zeros((1, 8, 8)), cell=8, block=2)
+    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+        dense_hog(np.zeros((8, 8)))
+
+
+def test_bow_hog_histograms():
+    rng = np.random.default_rng(0)
+    imgs = rng.random((6, 32, 32)).astype(np.float32)
+    bow = BowHog(8, cell=8, seed=0).fit(imgs)
+    h = bow.transform(imgs[:2])
+    assert h.shape == (2, 8) and np.allclose((h ** 2).sum(1), 1.0) and (h >= 0).all()
+    with pytest.raises(RuntimeError, match="before fit"):
+        BowHog(8).transform(imgs)
+
+
+def test_majority_pairs_merges_votes():
+    pairs = [[1, 2], [1, 2], [2, 1], [3, 4], [4, 3]]   # 1>2 twice vs once; 3/4 tied -> dropped
+    assert majority_pairs(pairs).tolist() == [[1, 2]]
+    assert majority_pairs([[5, 0], [5, 0], [0, 5]]).tolist() == [[5, 0]]
+
+
+def test_pair_features():
+    assert np.allclose(pair_features([[1.0, 2.0]], [[0.0, 4.0]]), [[1.0, 4.0]])
+
+
+def test_ranksvm_learns_the_informative_dimension():
+    """Dimension 0 decides similarity, dimension 1 is loud noise: the plain Euclidean ranking fails,
+    the RankSVM learns to ignore the noise dimension."""
+    rng = np.random.default_rng(0)
+    n = 40
+    photos = np.column_stack([np.linspace(0, 1, n), rng.normal(0, 5, n)]).astype(np.float32)
+    sketches = np.column_stack([photos[:, 0] + rng.normal(0, 0.002, n), rng.normal(0, 5, n)]).astype(np.float32)
+    trip = np.array([[i, i, j] for i in range(n) for j in range(n) if j != i])
+    svm = RankSVM(1e-4, prior=0.0, seed=0).fit(sketches, photos, trip)
+    assert abs(svm.w[0]) > 50 * abs(svm.w[1])
+    d = svm.distances(sketches, photos)
+    assert (d.argmin(1) == np.arange(n)).mean() > 0.8
+    euclid = ((sketches[:, None] - photos[None]) ** 2).sum(-1)
+    assert (euclid.argmin(1) == np.arange(n)).mean() < 0.3
+    # distances() is exactly w . (s - p)^2
+    assert np.allclose(d[3, 5], (svm.w * (sketches[3] - photos[5]) ** 2).sum(), rtol=1e-4)
+
+
+def test_ranksvm_errors():
+    s = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match="alpha"):
+        RankSVM(0.0)
+    with pytest.raises(ValueError, match="out of range"):
+        RankSVM().fit(s, s, np.array([[0, 1, 5]]))
+    with pytest.raises(ValueError, match=r"\(T, 3\)"):
+        RankSVM().fit(s, s, np.zeros((0, 3), int))
+    with pytest.raises(RuntimeError, match="before fit"):
+        RankSVM().distances(s, s)
