@@ -17,6 +17,16 @@ def _check_pair(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
         raise ValueError(f"{names} must be (B, d) tensors of equal shape, got {tuple(a.shape)} and {tuple(b.shape)}")
 
 
+def _reduce(losses: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "none":
+        return losses
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
 def squared_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Row-wise ``D(a, b) = ||a - b||_2^2``, ``(B,)``."""
     _check_pair(a, b, "a and b")
@@ -37,13 +47,7 @@ def triplet_ranking_loss(anchor: torch.Tensor, positive: torch.Tensor, negative:
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
     losses = F.relu(margin + squared_distance(anchor, positive) - squared_distance(anchor, negative))
-    if reduction == "mean":
-        return losses.mean()
-    if reduction == "sum":
-        return losses.sum()
-    if reduction == "none":
-        return losses
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return _reduce(losses, reduction)
 
 
 def l2_regularizer(parameters, weight: float) -> torch.Tensor:
@@ -74,13 +78,7 @@ def contrastive_loss(a: torch.Tensor, b: torch.Tensor, same: torch.Tensor, margi
         raise ValueError(f"same must have one entry per pair ({a.shape[0]}), got {tuple(same.shape)}")
     d = squared_distance(a, b)
     losses = same * d + (1 - same) * F.relu(margin - d)
-    if reduction == "mean":
-        return losses.mean()
-    if reduction == "sum":
-        return losses.sum()
-    if reduction == "none":
-        return losses
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return _reduce(losses, reduction)
 
 
 def batch_all_triplet_loss(anchors: torch.Tensor, anchor_labels: torch.Tensor, candidates: torch.Tensor,
