@@ -8,8 +8,9 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sbir-installed
-# The venv's bin first, so that the notebooks' "python3" kernel is the venv's interpreter.
-RUN := PATH="$(CURDIR)/$(BIN):$$PATH"
+# The venv's bin first, so that the notebooks' "python3" kernel is the venv's interpreter; OpenMP threads
+# wait passively (spinning torch workers otherwise starve the NumPy work between forward passes on 2 cores).
+RUN := PATH="$(CURDIR)/$(BIN):$$PATH" OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE}
 SHARED_DATA := $(abspath ../shared/data)
 MIRROR := $(if $(wildcard $(SHARED_DATA)/README.md),SBIR_DATA_MIRROR="$(SHARED_DATA)",)
 PYTEST_ARGS ?=

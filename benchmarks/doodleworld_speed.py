@@ -5,6 +5,9 @@ One pair = draw an instance (attributes, variant), its amateur stroke-3 sketch, 
 every class. Numba kernels are compiled (or loaded from the disk cache) before timing.
 Reference measured in the same run: encoding one 128 x 128 RGB PNG with PIL.
 
+A per-step breakdown (instance, sketch, rasterize, photo; microseconds per pair, best of 5 runs
+over the same instances) is printed before the last line.
+
 Target: at least 1,000 pairs/s per core. Last line: ``pairs_per_s=<x>``.
 Run: ``.venv/bin/python benchmarks/doodleworld_speed.py [--seconds S]``
 """
@@ -23,6 +26,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sbir_lib.data import doodleworld as dw  # noqa: E402
 from sbir_lib.render import rasterize  # noqa: E402
+
+
+def breakdown(world, n: int) -> dict[str, float]:
+    """Microseconds per pair of each generation step, best of 5 runs over ``n`` instances."""
+    import timeit
+
+    classes = world.classes
+    insts = [world.instance(classes[k % len(classes)], 10_000 + k) for k in range(n)]
+    sketches = [world.sketch(i) for i in insts]
+    steps = {
+        "instance": lambda: [world.instance(classes[k % len(classes)], 10_000 + k) for k in range(n)],
+        "sketch": lambda: [world.sketch(i) for i in insts],
+        "rasterize": lambda: [rasterize(s, 128, canvas=256) for s in sketches],
+        "photo": lambda: [world.photo(i) for i in insts],
+    }
+    return {k: min(timeit.repeat(f, number=1, repeat=5)) / n * 1e6 for k, f in steps.items()}
 
 
 def main():
@@ -53,6 +72,7 @@ def main():
         m += 1
     png_rate = m / (time.perf_counter() - t0)
     print(f"reference: PIL PNG encode of a 128x128 RGB image: {png_rate:.0f}/s")
+    print("per pair (us): " + " ".join(f"{k}={v:.0f}" for k, v in breakdown(world, n=min(n, 500)).items()))
     print(f"ratio pairs/png_encodes = {rate / png_rate:.3f}")
     print(f"pairs_per_s={rate:.0f}")
 

@@ -122,25 +122,31 @@ class RankSVM:
 
     The SVM (hinge loss, L2 penalty ``alpha``) is fit by :class:`sklearn.linear_model.SGDClassifier`,
     which handles the ~10^4 x 10^3-10^5 difference vectors in seconds where ``LinearSVC`` needed
-    minutes without converging. Each pair-feature dimension is divided by its mean over the training
-    positives (``C``/``alpha`` then mean the same for every feature type), and one extra feature, the
-    total standardised squared distance times ``prior``, is appended: its weight is cheap under the
-    L2 penalty, so the regularised solution stays close to the plain (standardised) Euclidean
-    ranking unless the annotations say otherwise (``prior=0``: the textbook RankSVM).
+    minutes without converging. Each dimension of the difference vectors is divided by its root mean
+    square (SGD needs comparable scales; ``alpha`` then means the same for every feature type), and one
+    extra feature is appended: the plain squared-Euclidean difference, scaled to root mean square
+    ``prior``. Its weight is cheap under the L2 penalty, so with a large ``prior`` the regularised
+    solution stays close to the Euclidean ranking unless the annotations say otherwise (``prior=0``:
+    the textbook RankSVM, which on a few thousand triplets of 10^3-10^4-D HOG overfits badly).
 
     Args:
         alpha: the SVM's L2 regularisation strength (``1 / (C * n)``).
-        prior: weight of the Euclidean-prior feature (0 disables it).
+        prior: root mean square of the Euclidean-prior feature (0 disables it).
+        nonnegative: clip negative weights to 0 after the (unconstrained) SVM fit, so that
+            ``w . (f(s) - f(p))**2`` stays a distance; unclipped, the few negative weights an SVM fit on
+            a few thousand triplets produces let unrelated photos come first.
         epochs: SGD passes over the difference vectors.
         seed: SGD order and which half of the difference vectors is mirrored to the negative class.
     """
 
-    def __init__(self, alpha: float = 1e-4, *, prior: float = 100.0, epochs: int = 20, seed: int = 0):
+    def __init__(self, alpha: float = 1e-2, *, prior: float = 0.0, nonnegative: bool = True, epochs: int = 20,
+                 seed: int = 0):
         if alpha <= 0:
             raise ValueError(f"alpha must be > 0, got {alpha}")
         if prior < 0:
             raise ValueError(f"prior must be >= 0, got {prior}")
         self.alpha, self.prior, self.epochs, self.seed = float(alpha), float(prior), int(epochs), int(seed)
+        self.nonnegative = bool(nonnegative)
         self.w: np.ndarray | None = None
 
     def fit(self, sketch_features, photo_features, triplets) -> "RankSVM":
@@ -159,12 +165,12 @@ class RankSVM:
             raise ValueError(f"triplets must be a non-empty (T, 3) integer array, got shape {t.shape}")
         if t.min() < 0 or t[:, 0].max() >= len(s) or t[:, 1:].max() >= len(p):
             raise ValueError(f"triplet indices out of range for {len(s)} sketches and {len(p)} photos")
-        pos = pair_features(s[t[:, 0]], p[t[:, 1]])
-        scale = 1.0 / np.maximum(pos.mean(axis=0), 1e-6)
-        x = (pair_features(s[t[:, 0]], p[t[:, 2]]) - pos) * scale
-        del pos
-        norm = np.sqrt(x.shape[1])
-        x = np.concatenate([x, (self.prior / norm) * x.sum(axis=1, keepdims=True)], axis=1)
+        x = pair_features(s[t[:, 0]], p[t[:, 2]]) - pair_features(s[t[:, 0]], p[t[:, 1]])
+        total = x.sum(axis=1, keepdims=True)                      # the plain squared-distance difference
+        scale = 1.0 / np.maximum(np.sqrt((x ** 2).mean(axis=0)), 1e-12)
+        total_scale = self.prior / max(float(np.sqrt((total ** 2).mean())), 1e-12)
+        x = np.concatenate([x * scale, total * total_scale], axis=1)
+        del total
         y = np.ones(len(x))
         flip = np.random.default_rng(self.seed).random(len(x)) < 0.5
         x[flip] *= -1
@@ -173,7 +179,8 @@ class RankSVM:
                             random_state=self.seed)
         svm.fit(x, y)
         coef = svm.coef_.ravel()
-        self.w = ((coef[:-1] + coef[-1] * self.prior / norm) * scale).astype(np.float32)
+        w = coef[:-1] * scale + coef[-1] * total_scale
+        self.w = (np.maximum(w, 0.0) if self.nonnegative else w).astype(np.float32)
         return self
 
     def distances(self, sketch_features, photo_features) -> np.ndarray:

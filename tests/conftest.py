@@ -15,6 +15,10 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # Unit tests draw figures off-screen. (tests/test_chapters.py removes this for the notebook kernels.)
 os.environ.setdefault("MPLBACKEND", "Agg")
+# OpenMP threads that wait passively instead of spinning: on 2 cores torch's spinning workers otherwise
+# steal the CPU from the NumPy/numba work between forward passes (the chapter kernels inherit this;
+# it must be set before torch is first imported).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SBIR_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")).resolve()

@@ -46,14 +46,20 @@ def test_ranksvm_learns_the_informative_dimension():
     photos = np.column_stack([np.linspace(0, 1, n), rng.normal(0, 5, n)]).astype(np.float32)
     sketches = np.column_stack([photos[:, 0] + rng.normal(0, 0.002, n), rng.normal(0, 5, n)]).astype(np.float32)
     trip = np.array([[i, i, j] for i in range(n) for j in range(n) if j != i])
-    svm = RankSVM(1e-4, prior=0.0, seed=0).fit(sketches, photos, trip)
-    assert abs(svm.w[0]) > 50 * abs(svm.w[1])
+    svm = RankSVM(1e-3, prior=0.0, seed=0).fit(sketches, photos, trip)
+    assert svm.w[0] > 50 * abs(svm.w[1]) and svm.w.min() >= 0
     d = svm.distances(sketches, photos)
     assert (d.argmin(1) == np.arange(n)).mean() > 0.8
     euclid = ((sketches[:, None] - photos[None]) ** 2).sum(-1)
     assert (euclid.argmin(1) == np.arange(n)).mean() < 0.3
     # distances() is exactly w . (s - p)^2
     assert np.allclose(d[3, 5], (svm.w * (sketches[3] - photos[5]) ** 2).sum(), rtol=1e-4)
+    # unclipped, the SVM gives the noise dimension a small negative weight; clipped, it is exactly 0
+    raw = RankSVM(1e-3, prior=0.0, nonnegative=False, seed=0).fit(sketches, photos, trip)
+    assert raw.w[1] < 0 and svm.w[1] == 0 and np.isclose(raw.w[0], svm.w[0])
+    # a large prior keeps the weights close to the plain Euclidean ones (equal weights)
+    close = RankSVM(1e-2, prior=1000.0, seed=0).fit(sketches, photos, trip)
+    assert 0.3 < close.w[1] / close.w[0] < 1.0
 
 
 def test_ranksvm_errors():

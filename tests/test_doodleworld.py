@@ -76,8 +76,9 @@ def test_unknown_class_impossible_attributes_and_variants_raise_clear_errors():
         world.instance("shoe", 0, heel_height=float("nan"))
     with pytest.raises(ValueError, match=r"shoe: unknown variant 'slipper'"):
         world.instance("shoe", 0, variant="slipper")
-    with pytest.raises(ValueError, match="instance_id must be a non-negative integer"):
-        world.instance("shoe", -1)
+    for bad in (-1, 2**63):
+        with pytest.raises(ValueError, match=r"instance_id must be an integer in \[0, 2\*\*63\)"):
+            world.instance("shoe", bad)
     with pytest.raises(ValueError, match=r"missing attributes \['toe_shape'"):
         dw.get_class("shoe").check_attributes({"heel_height": 0.1})
 
@@ -85,8 +86,9 @@ def test_unknown_class_impossible_attributes_and_variants_raise_clear_errors():
 def test_world_arguments_are_checked():
     with pytest.raises(ValueError, match=r"difficulty must lie in \[0, 1\], got 1.5"):
         dw.DoodleWorld(difficulty=1.5)
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
-        dw.DoodleWorld(seed=-3)
+    for bad in (-3, 2**63):
+        with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*63\)"):
+            dw.DoodleWorld(seed=bad)
     with pytest.raises(ValueError, match="image_size must be an integer"):
         dw.DoodleWorld(image_size=8)
 
@@ -141,6 +143,54 @@ def test_photo_is_rgb_uint8_deterministic_and_unlike_the_sketch():
     assert item.class_name == "car" and item.label == world.classes.index("car")
     assert item.variant_name == dw.get_class("car").variants[item.variant]
     assert set(item.attributes) == set(dw.get_class("car").attribute_names)
+
+
+def test_random_streams_do_not_depend_on_call_order_or_thread():
+    # generators are reused per stream and thread: interleaved calls and other threads must not leak state
+    from concurrent.futures import ThreadPoolExecutor
+
+    world = dw.DoodleWorld(seed=5, image_size=32)
+    keys = [("shoe", 1), ("house", 2), ("chair", 3)]
+    serial = [(world.sketch(world.instance(c, k)), world.photo(world.instance(c, k))) for c, k in keys]
+    for (c, k), (s, p) in zip(reversed(keys), reversed(serial)):
+        inst = world.instance(c, k)
+        photo = world.photo(inst)
+        world.remembered_attributes(world.instance("car", 9), drawer=2)  # another stream in between
+        np.testing.assert_array_equal(world.sketch(inst), s)
+        np.testing.assert_array_equal(photo, p)
+    with ThreadPoolExecutor(3) as pool:
+        threaded = list(pool.map(lambda ck: world.photo(world.instance(*ck)), keys * 4))
+    for i, p in enumerate(threaded):
+        np.testing.assert_array_equal(p, serial[i % len(keys)][1])
+
+
+def test_photo_painter_fills_parts_where_the_camera_puts_them():
+    from sbir_lib.data.doodleworld._kernels import kernels
+    from sbir_lib.data.doodleworld.photos import _tiles
+
+    paint = kernels()[1]
+    tile = _tiles(128)
+    square = rect(-1, -1, 1, 1, "wall")
+    part_u = np.array([[0.0, 1.0, 0.0, 0.0]])  # weakest shading, untextured
+    view = np.array([0.5, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0])  # half the image, centred, no distortion
+    role_colour = np.array([[0.9, 0.1, 0.1]] * 5)
+    img = paint(128, square.points, np.array([0, 4]), np.array([True]), np.array([0.06]), np.array([0]), role_colour, part_u,
+                np.zeros((0, 19)), 0, 0, view, np.zeros(17), 0.0, tile).astype(int)
+    red = img[..., 0] - img[..., 1] > 100
+    assert red[34:94, 34:94].all()  # the square covers pixels 32..95
+    red[30:98, 30:98] = False
+    assert not red.any()  # and nothing else
+    # an open part is painted as a thick path, an occluder in front of the object hides it
+    bar = line(-1, 0, 1, 0, "pole")
+    img = paint(128, bar.points, np.array([0, 2]), np.array([False]), np.array([0.2]), np.array([0]), role_colour, part_u,
+                np.zeros((0, 19)), 0, 0, view, np.zeros(17), 0.0, tile).astype(int)
+    rows = np.flatnonzero((img[..., 0] - img[..., 1] > 100).any(axis=1))
+    assert 4 <= len(rows) <= 8 and abs(rows.mean() - 63.5) < 1  # 0.2 units * 32 px/unit = 6.4 px, centred
+    occluder = np.zeros((1, 19))
+    occluder[0, :3] = [0.5, 0.5, 1.0]  # an ellipse (radii 12.8 and 5.1 px at difficulty 0) at the centre, near black
+    img = paint(128, square.points, np.array([0, 4]), np.array([True]), np.array([0.06]), np.array([0]), role_colour, part_u,
+                occluder, 0, 1, view, np.zeros(17), 0.0, tile).astype(int)
+    assert img[64, 64, 0] < 60 and img[36, 36, 0] > 150
 
 
 # ---------------------------------------------------------------------------------------------- triplets, semantics

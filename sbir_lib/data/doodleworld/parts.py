@@ -9,6 +9,7 @@ painted as a photo (:mod:`.photos`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -52,11 +53,22 @@ class Part:
     width: float = 0.06
 
 
+@lru_cache(maxsize=4096)
+def _unit_arc(a0: float, a1: float, n: int, endpoint: bool) -> np.ndarray:
+    """``(n, 2)`` points ``(cos t, sin t)`` for ``n`` angles from ``a0`` to ``a1`` (radians); read-only."""
+    t = np.linspace(a0, a1, n, endpoint=endpoint)
+    out = np.column_stack([np.cos(t), np.sin(t)])
+    out.flags.writeable = False
+    return out
+
+
+def _scaled(unit: np.ndarray, cx, cy, rx, ry) -> np.ndarray:
+    return unit * np.array((rx, ry), dtype=np.float64) + np.array((cx, cy), dtype=np.float64)
+
+
 def ellipse(cx, cy, rx, ry, kind, *, level=0, color=0, n=20, start=0.0) -> Part:
     """Closed ellipse centred at ``(cx, cy)`` with radii ``(rx, ry)``; ``n`` points."""
-    t = start + np.linspace(0.0, 2 * np.pi, n, endpoint=False)
-    pts = np.column_stack([cx + rx * np.cos(t), cy + ry * np.sin(t)])
-    return Part(pts, True, kind, level, color)
+    return Part(_scaled(_unit_arc(float(start), float(start) + 2 * np.pi, int(n), False), cx, cy, rx, ry), True, kind, level, color)
 
 
 def rect(x0, y0, x1, y1, kind, *, level=0, color=0) -> Part:
@@ -82,9 +94,7 @@ def line(x0, y0, x1, y1, kind, *, level=0, color=3, width=0.06) -> Part:
 
 def arc(cx, cy, rx, ry, a0, a1, kind, *, level=0, color=3, width=0.06, n=10, closed=False) -> Part:
     """Elliptic arc from angle ``a0`` to ``a1`` (radians, y down); closed = a pie/segment."""
-    t = np.linspace(a0, a1, n)
-    pts = np.column_stack([cx + rx * np.cos(t), cy + ry * np.sin(t)])
-    return Part(pts, closed, kind, level, color, width)
+    return Part(_scaled(_unit_arc(float(a0), float(a1), int(n), True), cx, cy, rx, ry), closed, kind, level, color, width)
 
 
 def affine_matrix(scale=1.0, rotation=0.0, shear=0.0, squash=1.0, translate=(0.0, 0.0)) -> np.ndarray:

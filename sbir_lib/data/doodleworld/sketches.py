@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._kernels import MAX_POINTS, N_NORMAL, N_UNIFORM, kernels
-from .parts import Part, affine_matrix
+from .parts import Part
 
 __all__ = ["render_sketch", "sketch_style"]
 
@@ -43,39 +43,26 @@ def render_sketch(parts: Sequence[Part], rng: np.random.Generator, *, difficulty
     keep the placement, or with the default fit mode to normalise it away.
     """
     st = sketch_style(difficulty)
-    levels = np.array([p.level for p in parts], dtype=np.float64)
-    keep = np.ones(len(parts), dtype=bool)
-    u = rng.random(len(parts))
-    keep[(levels == 1) & (u < st["drop_level1"])] = False
-    keep[(levels == 2) & (u < st["drop_level2"])] = False
-    if not keep.any():
-        keep[0] = True
-    order = np.argsort(levels + rng.random(len(parts)) * st["order_noise"], kind="stable")
-    sel = order[keep[order]]
+    n = len(parts)
+    # random numbers in four blocks: per part drop / order, stroke style and point jitter
+    # (uniforms), memory noise (normals); placement
+    r = rng.random((n, 2 + N_UNIFORM + 2 * MAX_POINTS))
+    z = rng.standard_normal((n, N_NORMAL))
+    place = rng.random(3).tolist()
+    rotation = np.deg2rad(st["rotation_deg"]) * float(rng.standard_normal())
+    drop = (0.0, st["drop_level1"], st["drop_level2"])
+    rows = r[:, :2].tolist()
+    keys = [(p.level + rows[i][1] * st["order_noise"], i) for i, p in enumerate(parts) if rows[i][0] >= drop[min(p.level, 2)]]
+    if not keys:
+        keys = [(0.0, 0)]
+    sel = [i for _, i in sorted(keys)]
     chosen = [parts[i] for i in sel]
-    lens = np.array([len(p.points) for p in chosen])
-    offsets = np.concatenate([[0], np.cumsum(lens)])
+    offsets = np.zeros(len(chosen) + 1, dtype=np.int64)
+    np.cumsum([len(p.points) for p in chosen], out=offsets[1:])
     points = np.concatenate([p.points for p in chosen])
     closed = np.array([p.closed for p in chosen])
-    uni = rng.random((len(chosen), N_UNIFORM))
-    nor = rng.standard_normal((len(chosen), N_NORMAL))
-    jitter = rng.standard_normal((len(chosen), MAX_POINTS, 2))
-    amateur_batch, _ = kernels()
-    pts, ends = amateur_batch(points, offsets, closed, uni, nor, jitter, st["wobble"], st["overshoot"], st["gap_prob"],
+    amateur_batch, _, place_stroke3 = kernels()
+    pts, ends = amateur_batch(points, offsets, closed, r[sel, 2:], z[sel], st["wobble"], st["overshoot"], st["gap_prob"],
                               0.12, st["part_scale"], st["part_shift"])
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    extent = max(float((hi - lo).max()), 1e-6)
-    scale = rng.uniform(*st["scale_range"]) * canvas / extent
-    m = affine_matrix(scale, np.deg2rad(rng.normal(0.0, st["rotation_deg"])))
-    pts = (pts - (lo + hi) / 2) @ m[:, :2].T
-    lo2, hi2 = pts.min(axis=0), pts.max(axis=0)
-    room_lo, room_hi = -lo2, canvas - 1 - hi2
-    shift = np.where(room_hi > room_lo, rng.uniform(0, 1, 2) * (room_hi - room_lo) + room_lo, canvas / 2 - (lo2 + hi2) / 2)
-    pts = pts + shift
-    pen = np.zeros(len(pts), dtype=np.float32)
-    pen[ends - 1] = 1.0
-    out = np.empty((len(pts), 3), dtype=np.float32)
-    out[0, :2] = pts[0]
-    out[1:, :2] = np.diff(pts, axis=0)
-    out[:, 2] = pen
-    return out
+    lo, hi = st["scale_range"]
+    return place_stroke3(pts, ends, lo + (hi - lo) * place[0], rotation, place[1], place[2], float(canvas))
