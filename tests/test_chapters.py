@@ -68,6 +68,14 @@ def check_ch02(results: dict) -> None:
         assert row["acc@1"] <= row["acc@10"], name
     full = table1["Our model"]
     assert full == metrics["full_model"]
+    assert metrics["beats_every_baseline"] == all(
+        full["acc@1"] > row["acc@1"] and full["acc@10"] > row["acc@10"] for name, row in table1.items() if name != "Our model")
+    if results["data"]["kind"] != "real":
+        # the doodle world's shoes (no ../shared/data and no download): the chapter runs end to end, but
+        # the paper's comparisons below are about QMUL Shoe V1
+        return
+    assert results["data"]["name"] == "QMUL Shoe V1"
+    assert results["data"]["n_items"]["test triplets"] == 5175
     # the 115 test sketches' 5,175 annotated triplets: 50 % is chance
     assert full["pct_correct"] > 0.5
     # the learned model beats the bag-of-words baseline on both accuracies
@@ -77,8 +85,6 @@ def check_ch02(results: dict) -> None:
     # 5-minute CPU model (issue #7): reported as an expected failure until it is, then this check fails
     # loudly (strict), so that the known gap is removed from here.
     beats_dense_hog = full["acc@10"] > table1["Dense-HOG + rankSVM"]["acc@10"]
-    assert metrics["beats_every_baseline"] == all(
-        full["acc@1"] > row["acc@1"] and full["acc@10"] > row["acc@10"] for name, row in table1.items() if name != "Our model")
     if results["profile"] == "ci":
         if beats_dense_hog:
             pytest.fail("the ci model now beats dense HOG + RankSVM on acc@10: turn the known gap below into an assert")
