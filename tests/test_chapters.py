@@ -147,15 +147,16 @@ def test_chapter_ci_profile(notebook: Path, tmp_path: Path, monkeypatch):
 
 
 @pytest.mark.chapter
-def test_template_falls_back_to_the_doodle_world_offline(tmp_path: Path, monkeypatch):
+@pytest.mark.parametrize("stem", ["ch00_template", "ch02_sketch_me_that_shoe"], ids=["ch00", "ch02"])
+def test_chapter_falls_back_to_the_doodle_world_offline(stem: str, tmp_path: Path, monkeypatch):
     """Without real data (no mirror, empty cache, downloads disabled) a chapter runs on generated data."""
     monkeypatch.setenv("SBIR_OFFLINE", "1")
     monkeypatch.setenv("SBIR_DATA_MIRROR", str(tmp_path / "no-mirror"))
     monkeypatch.setenv("SBIR_DATA", str(tmp_path / "empty-cache"))
-    results, _ = run_chapter(REPO_ROOT / "chapters" / "ch00_template.ipynb", "ci", tmp_path, monkeypatch)
+    results, _ = run_chapter(REPO_ROOT / "chapters" / f"{stem}.ipynb", "ci", tmp_path, monkeypatch)
     assert results["data"]["kind"] == "generated"
     assert results["data"]["name"].startswith("doodle world")
-    check_ch00(results)
+    CHAPTER_CHECKS[stem.split("_")[0]](results)
 
 
 def _cuda_available() -> bool:
