@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from .losses import contrastive_loss, l2_regularizer, triplet_ranking_loss
 
 __all__ = [
-    "ImagePool", "History", "fit", "embed", "evaluate_ranking", "fine_grained_triplets",
+    "ImagePool", "History", "fit", "embed", "evaluate_ranking", "ranking_metrics", "fine_grained_triplets",
     "train_classifier", "train_triplets", "train_pairwise", "CategoryTripletSampler", "train_category_triplets",
 ]
 
@@ -106,22 +106,33 @@ def embed(fn: Callable[[torch.Tensor], torch.Tensor], pool: ImagePool, *, batch_
     return np.concatenate(out)
 
 
-def evaluate_ranking(sketch_emb, photo_emb, triplets=None, ks: Sequence[int] = (1, 10)) -> dict[str, float]:
-    """acc@K (true match of sketch i = photo i, pessimistic ties) and % correctly ranked triplets.
+def ranking_metrics(distances, triplets=None, ks: Sequence[int] = (1, 10)) -> dict[str, float]:
+    """acc@K and % correctly ranked triplets from a ``(S, P >= S)`` sketch-to-photo distance matrix.
 
-    ``triplets``: ``(T, 3)`` rows ``(sketch, a, b)`` (photo a judged closer); omitted -> no ``pct_correct``.
-    Distances are squared Euclidean, as in Eq. 2.
+    The true match of sketch ``i`` is photo ``i`` (pessimistic ties); ``triplets``: ``(T, 3)`` rows
+    ``(sketch, a, b)`` (photo a judged closer); omitted -> no ``pct_correct``.
     """
     from .metrics import accuracy_at_k, triplet_accuracy
 
+    d = np.asarray(distances, np.float64)
+    if d.ndim != 2 or d.shape[0] > d.shape[1]:
+        raise ValueError(f"need an (S, P >= S) distance matrix, got shape {d.shape}")
+    out = {f"acc@{k}": v for k, v in accuracy_at_k(d, np.arange(len(d)), ks=tuple(k for k in ks if k <= d.shape[1])).items()}
+    if triplets is not None:
+        out["pct_correct"] = triplet_accuracy(d, triplets)
+    return out
+
+
+def evaluate_ranking(sketch_emb, photo_emb, triplets=None, ks: Sequence[int] = (1, 10)) -> dict[str, float]:
+    """:func:`ranking_metrics` of embeddings under the squared Euclidean distance of Eq. 2.
+
+    ``sketch_emb (S, d)``, ``photo_emb (P >= S, d)``: the true match of sketch i is photo i.
+    """
     s, p = np.asarray(sketch_emb, np.float64), np.asarray(photo_emb, np.float64)
     if s.ndim != 2 or p.ndim != 2 or s.shape[1] != p.shape[1] or len(s) > len(p):
         raise ValueError(f"need (S, d) sketch and (P >= S, d) photo embeddings, got {s.shape} and {p.shape}")
     d = (s ** 2).sum(1)[:, None] - 2 * s @ p.T + (p ** 2).sum(1)[None, :]
-    out = {f"acc@{k}": v for k, v in accuracy_at_k(d, np.arange(len(s)), ks=tuple(k for k in ks if k <= len(p))).items()}
-    if triplets is not None:
-        out["pct_correct"] = triplet_accuracy(d, triplets)
-    return out
+    return ranking_metrics(d, triplets, ks)
 
 
 # --------------------------------------------------------------------------- the generic loop

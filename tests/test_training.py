@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from sbir_lib.models import SketchANet, siamese, sketchanet_config
-from sbir_lib.training import (CategoryTripletSampler, ImagePool, embed, evaluate_ranking, fine_grained_triplets,
+from sbir_lib.training import (CategoryTripletSampler, ImagePool, embed, evaluate_ranking, fine_grained_triplets, ranking_metrics,
                                fit, train_classifier, train_pairwise, train_triplets)
 
 
@@ -77,6 +77,18 @@ def test_evaluate_ranking():
     p = np.eye(3)[[0, 2, 1]]            # sketch 1's own photo is photo 2's vector: ranks wrong
     r = evaluate_ranking(s, p, np.array([[0, 0, 1], [1, 2, 0]]), ks=(1, 2))
     assert r["acc@1"] == pytest.approx(1 / 3) and r["pct_correct"] == 1.0
+
+
+def test_ranking_metrics_on_a_hand_made_distance_matrix():
+    # 2 sketches, 3 photos (photo 2 a distractor); sketch 0: own photo 2nd (after the distractor),
+    # sketch 1: own photo 1st; triplets: (0, 0 before 1) right, (1, 2 before 1) wrong
+    d = np.array([[0.5, 0.9, 0.1],
+                  [0.7, 0.2, 0.4]])
+    r = ranking_metrics(d, np.array([[0, 0, 1], [1, 2, 1]]), ks=(1, 2, 5))
+    assert r == {"acc@1": 0.5, "acc@2": 1.0, "pct_correct": 0.5}   # k=5 > 3 photos: left out
+    assert ranking_metrics(d) == {"acc@1": 0.5}                     # default ks (1, 10); no triplets
+    with pytest.raises(ValueError, match=r"\(S, P >= S\) distance matrix, got shape \(3, 2\)"):
+        ranking_metrics(d.T)
 
 
 def _tiny():

@@ -24,9 +24,9 @@ __all__ = ["DEFAULT_DIFFICULTY", "VERSION", "Instance", "DoodleItem", "DoodleWor
 #: generator version: part of every cache key; bump when generated data changes.
 #: 3: hashed random streams, batched random draws, photos painted by one numba kernel.
 VERSION = 3
-#: calibrated by ``benchmarks/doodleworld_calibration.py`` at 0.35 (generator version 3): fine-grained
-#: acc@1 chance 0.010, raw pixels 0.010, HOG 0.036, triplet CNN 0.108 (250 steps, 92 s of
-#: training on 2 shared CPU threads at load 4.4); category mAP 0.031, 0.045, 0.167, 0.229.
+#: calibrated by ``benchmarks/doodleworld_calibration.py`` at 0.35 (generator version 3, idle 2-core
+#: machine, 250 steps in 32 s): fine-grained acc@1 chance 0.010, raw pixels 0.010, HOG 0.036,
+#: triplet CNN 0.124; category mAP 0.031, 0.045, 0.167, 0.218.
 DEFAULT_DIFFICULTY = 0.35
 
 _STREAM_ATTRS, _STREAM_PHOTO, _STREAM_SKETCH, _STREAM_MEMORY = 1, 2, 3, 4
