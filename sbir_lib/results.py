@@ -132,7 +132,7 @@ def _to_json(value: Any, path: str) -> Any:
 
 def write_results(chapter_id: str, *, metrics: Mapping[str, Any], data: Mapping[str, Any], profile: str,
                   seed: int, wall_time_s: float, device=None, extra: Mapping[str, Any] | None = None,
-                  directory: str | os.PathLike | None = None) -> Path:
+                  overrides: Mapping[str, Any] | None = None, directory: str | os.PathLike | None = None) -> Path:
     """Write ``<results_dir>/<chapter_id>.json`` atomically and return its path.
 
     Args:
@@ -143,6 +143,8 @@ def write_results(chapter_id: str, *, metrics: Mapping[str, Any], data: Mapping[
         wall_time_s: seconds the chapter took (see :class:`sbir_lib.runtime.Stopwatch`).
         device: the torch device the chapter ran on.
         extra: anything else worth keeping (e.g. the paper's numbers for the table).
+        overrides: the chapter's ``OVERRIDES`` parameter (profile settings changed by name); stored as
+            ``"overrides"``, ``{}`` for a run of the profile as written.
         directory: overrides :func:`results_dir`.
     """
     from .runtime import PROFILES, environment_report
@@ -157,6 +159,7 @@ def write_results(chapter_id: str, *, metrics: Mapping[str, Any], data: Mapping[
         "chapter": chapter_id,
         "profile": profile,
         "seed": _to_json(seed, "seed"),
+        "overrides": _to_json(dict(overrides or {}), "overrides"),
         "wall_time_s": _to_json(float(wall_time_s), "wall_time_s"),
         "data": _to_json(data, "data"),
         "metrics": _to_json(metrics, "metrics"),

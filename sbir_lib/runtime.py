@@ -40,21 +40,35 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
-def select_profile(profile: str, settings: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Return ``settings[profile]`` as a dict, checking the profile name.
+def select_profile(profile: str, settings: Mapping[str, Mapping[str, Any]],
+                   overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return ``settings[profile]`` as a new dict, checking the profile name, with ``overrides`` applied.
 
     Args:
         profile: ``"ci"`` or ``"full"`` (the chapter's ``PROFILE`` parameter).
         settings: one mapping of hyper-parameters per profile.
+        overrides: the chapter's ``OVERRIDES`` parameter: settings to replace by name, e.g.
+            ``{"step4_steps": 1000}`` (a shorter run of the ``full`` code on a CPU). Only names the
+            profile already has are accepted; the chapter records what was overridden in its results.
 
     Raises:
-        ValueError: unknown profile, or a profile missing from ``settings``.
+        ValueError: unknown profile, a profile missing from ``settings``, or an override of a
+            setting the profile does not have.
     """
     if profile not in PROFILES:
         raise ValueError(f"PROFILE must be one of {PROFILES}, got {profile!r}")
     if profile not in settings:
         raise ValueError(f"this chapter defines no settings for profile {profile!r} (has {sorted(settings)})")
-    return dict(settings[profile])
+    config = dict(settings[profile])
+    if overrides:
+        if not isinstance(overrides, Mapping):
+            raise ValueError(f"OVERRIDES must be a dict of setting name -> value, got {type(overrides).__name__}")
+        unknown = sorted(set(overrides) - set(config))
+        if unknown:
+            raise ValueError(f"OVERRIDES names settings that profile {profile!r} does not have: {unknown} "
+                             f"(it has {sorted(config)})")
+        config.update(overrides)
+    return config
 
 
 def resolve_device(device: str = "auto"):

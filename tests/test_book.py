@@ -19,7 +19,7 @@ sync_badges = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sync_badges)
 
 CHAPTERS = sync_badges.chapter_notebooks()
-REQUIRED_PARAMETERS = {"PROFILE": '"ci"', "SEED": "0", "DEVICE": '"auto"', "DATA_ROOT": "None"}
+REQUIRED_PARAMETERS = {"PROFILE": '"ci"', "SEED": "0", "DEVICE": '"auto"', "DATA_ROOT": "None", "OVERRIDES": "{}"}
 
 
 def load(path: Path) -> dict:

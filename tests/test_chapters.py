@@ -96,7 +96,8 @@ def check_ch02(results: dict) -> None:
 CHAPTER_CHECKS = {"ch00": check_ch00, "ch01": check_ch01, "ch02": check_ch02}
 
 
-def run_chapter(notebook: Path, profile: str, tmp_path: Path, monkeypatch) -> tuple[dict, float]:
+def run_chapter(notebook: Path, profile: str, tmp_path: Path, monkeypatch, overrides: dict | None = None
+                ) -> tuple[dict, float]:
     results_dir = tmp_path / "results"
     monkeypatch.setenv("SBIR_RESULTS_DIR", str(results_dir))
     # the kernel must use matplotlib's inline backend, so that figures land in the notebook
@@ -106,7 +107,7 @@ def run_chapter(notebook: Path, profile: str, tmp_path: Path, monkeypatch) -> tu
     papermill.execute_notebook(
         str(notebook),
         str(output),
-        parameters={"PROFILE": profile, "SEED": 0},
+        parameters={"PROFILE": profile, "SEED": 0, "OVERRIDES": overrides or {}},
         cwd=str(notebook.parent),
         kernel_name="python3",
         progress_bar=False,
@@ -119,9 +120,10 @@ def run_chapter(notebook: Path, profile: str, tmp_path: Path, monkeypatch) -> tu
     return json.loads(path.read_text(encoding="utf-8")), elapsed
 
 
-def check_common(results: dict, chapter_id: str, profile: str) -> None:
+def check_common(results: dict, chapter_id: str, profile: str, overrides: dict | None = None) -> None:
     assert results["chapter"] == chapter_id
     assert results["profile"] == profile
+    assert results["overrides"] == (overrides or {}), "the results must say which profile settings were changed"
     assert results["seed"] == 0
     assert results["data"]["kind"] in ("real", "generated", "example")
     assert results["data"]["name"]
@@ -157,6 +159,50 @@ def test_chapter_falls_back_to_the_doodle_world_offline(stem: str, tmp_path: Pat
     assert results["data"]["kind"] == "generated"
     assert results["data"]["name"].startswith("doodle world")
     CHAPTER_CHECKS[stem.split("_")[0]](results)
+
+
+# The `full` profile's code on a CPU, with step counts and data sizes cut down so that it runs in minutes:
+# the paper's resolution and network, every Table-2 row, several seeds. Without it that code would only
+# ever run on a GPU runner, and a slip in it would surface hours into a run. The numbers of such a run
+# mean nothing, so only the structure of the results is checked.
+FULL_CODE_PATH_OVERRIDES = {
+    "ch00": {"per_class": 4},
+    "ch01": {"train_per_class": 6, "val_per_class": 2, "test_per_class": 4, "steps": 3, "umap_classes": 4,
+             "umap_per_class": 3},
+    "ch02": {"step1_steps": 2, "step2_steps": 2, "step3_steps": 2, "step4_steps": 2, "eval_every": 2, "batch": 4,
+             "pre_batch": 4, "sketch_classes": 4, "photos_per_class": 2, "sketches_per_class": 3, "seeds": [0, 1],
+             "svm_alphas": [1e-2], "bow_words": 50},
+}
+
+
+def check_full_code_path_ch02(results: dict) -> None:
+    config = results["extra"]["config"]
+    assert (config["size"], config["stored"], config["width"]) == (225, 256, 1.0), "the paper's network and crops"
+    table2 = results["metrics"]["table2"]
+    assert list(table2) == results["extra"]["config"]["table2_rows"] == list(results["extra"]["paper_table2"])
+    for name, row in table2.items():
+        assert row["n_seeds"] == 2, name
+        for key in ("acc@1", "acc@10", "pct_correct", "acc@1_std", "acc@10_std"):
+            assert 0.0 <= row[key] <= 1.0, (name, key)
+    assert set(results["metrics"]["table1"]) >= {"BoW-HOG + rankSVM", "Dense-HOG + rankSVM", "Our model"}
+
+
+FULL_CODE_PATH_CHECKS = {"ch02": check_full_code_path_ch02}
+
+
+def test_every_chapter_has_a_cut_down_full_profile():
+    assert set(IDS) <= set(FULL_CODE_PATH_OVERRIDES), "chapters without FULL_CODE_PATH_OVERRIDES"
+
+
+@pytest.mark.chapter
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=IDS)
+def test_chapter_full_profile_code_runs_cut_down_on_cpu(notebook: Path, tmp_path: Path, monkeypatch):
+    chapter_id = notebook.stem.split("_")[0]
+    overrides = FULL_CODE_PATH_OVERRIDES[chapter_id]
+    results, elapsed = run_chapter(notebook, "full", tmp_path, monkeypatch, overrides=overrides)
+    check_common(results, chapter_id, "full", overrides)
+    FULL_CODE_PATH_CHECKS.get(chapter_id, lambda r: None)(results)
+    print(f"{notebook.name}: full profile cut down by {overrides} ran in {elapsed:.1f} s")
 
 
 def _cuda_available() -> bool:

@@ -34,6 +34,24 @@ def test_select_profile_needs_settings_for_the_profile():
         runtime.select_profile("full", {"ci": {}})
 
 
+def test_select_profile_applies_overrides_by_name_without_touching_the_settings():
+    settings = {"ci": {"steps": 300, "lr": 1e-3}, "full": {"steps": 40000, "lr": 1e-3}}
+    chosen = runtime.select_profile("full", settings, overrides={"steps": 3})
+    assert chosen == {"steps": 3, "lr": 1e-3}
+    assert settings["full"] == {"steps": 40000, "lr": 1e-3}
+    assert runtime.select_profile("full", settings, overrides={}) == {"steps": 40000, "lr": 1e-3}
+    assert runtime.select_profile("full", settings, overrides=None) == {"steps": 40000, "lr": 1e-3}
+
+
+def test_select_profile_rejects_overrides_of_settings_the_profile_lacks():
+    settings = {"ci": {"steps": 300}, "full": {"steps": 40000, "lr": 1e-3}}
+    # a typo must not pass silently: the run would use the profile's value and say it was overridden
+    with pytest.raises(ValueError, match=r"profile 'full' does not have: \['step'\] \(it has \['lr', 'steps'\]\)"):
+        runtime.select_profile("full", settings, overrides={"step": 3})
+    with pytest.raises(ValueError, match="OVERRIDES must be a dict"):
+        runtime.select_profile("ci", settings, overrides=[("steps", 3)])
+
+
 def test_resolve_device_auto_and_explicit():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert runtime.resolve_device("auto").type == expected
@@ -89,9 +107,17 @@ def test_write_results_round_trip_with_numpy_values(tmp_path):
     assert record["metrics"] == {"acc@1": 0.25, "table": {"rows": [1, 2]}, "n": 3, "ok": True}
     assert record["data"]["n_items"] == {"sketches": 115, "photos": 115}
     assert record["extra"]["paper"]["acc@1"] == 39.13
+    assert record["overrides"] == {}, "a run of the profile as written records no overrides"
     assert record["environment"]["device"] == "cpu"
     assert results.read_results("ch02", directory=tmp_path) == record
     assert [p.name for p in tmp_path.iterdir()] == ["ch02.json"], "no temporary file may be left behind"
+
+
+def test_write_results_records_the_overrides(tmp_path):
+    src = results.data_source("generated", "doodle world")
+    path = results.write_results("ch02", metrics={"acc@1": 0.1}, data=src, profile="full", seed=0, wall_time_s=1.0,
+                                 overrides={"step4_steps": np.int64(4), "seeds": (0, 1)}, directory=tmp_path)
+    assert json.loads(path.read_text())["overrides"] == {"step4_steps": 4, "seeds": [0, 1]}
 
 
 def test_write_results_refuses_nan_and_leaves_no_file(tmp_path):
