@@ -9,8 +9,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sbir-installed
 # The venv's bin first, so that the notebooks' "python3" kernel is the venv's interpreter; OpenMP threads
-# wait passively (spinning torch workers otherwise starve the NumPy work between forward passes on 2 cores).
-RUN := PATH="$(CURDIR)/$(BIN):$$PATH" OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE}
+# wait passively (spinning torch workers otherwise starve the NumPy work between forward passes on 2 cores);
+# notebooks executed headless keep only a widget bar's first state, so they draw no progress bars.
+RUN := PATH="$(CURDIR)/$(BIN):$$PATH" OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} SBIR_NO_PROGRESS=$${SBIR_NO_PROGRESS:-1}
 SHARED_DATA := $(abspath ../shared/data)
 MIRROR := $(if $(wildcard $(SHARED_DATA)/README.md),SBIR_DATA_MIRROR="$(SHARED_DATA)",)
 PYTEST_ARGS ?=

@@ -7,12 +7,12 @@ nearest neighbour with ``sbir_lib.distances.pairwise_distances``):
   rankings for mAP);
 * ``raw_pixel`` -- z-scored 64 x 64 grey pixels of the sketch raster (dark ink on white) against
   those of the photo;
-* ``hog``       -- dense HOG (``sbir_lib.baselines.dense_hog``, 8-pixel cells) of the 64 x 64 sketch
+* ``hog``       -- dense HOG (``sbir_lib.hog.dense_hog``, 8-pixel cells) of the 64 x 64 sketch
   ink against that of the photo's Canny edge map (``sbir_lib.edges.photo_edges``), Chapter 1's
   baseline;
 * ``triplet``   -- Chapter 1's recipe: one shared (siamese) ``sbir_lib.models.SmallCNN`` (width 16,
   64-d embedding) for sketch ink and photo edge maps, resized to 48 x 48, trained by
-  ``sbir_lib.training.fit`` (Adam, lr 2e-3, 250 steps, 2 CPU threads, fixed seed; the training
+  ``sbir_lib.train.fit`` (Adam, lr 2e-3, 250 steps, 2 CPU threads, fixed seed; the training
   seconds are printed) with the sum of two ``sbir_lib.losses.batch_all_triplet_loss`` terms
   (margin 0.2) per step: a class-balanced category batch of 12 classes x 4 pairs
   (``sbir_lib.sampling.class_balanced_indices``, labels = classes) and a fine-grained batch of 32
@@ -100,7 +100,7 @@ def zscore(x: np.ndarray) -> np.ndarray:
 
 
 def hog(images: np.ndarray) -> np.ndarray:
-    from sbir_lib.baselines import dense_hog
+    from sbir_lib.hog import dense_hog
 
     return dense_hog(images, cell=8)
 
@@ -139,7 +139,7 @@ def train_triplet(cat_train, fg_train, cat_val: Task, fg_val: list[Task], *, ste
     from sbir_lib.losses import batch_all_triplet_loss
     from sbir_lib.models import SmallCNN
     from sbir_lib.sampling import class_balanced_indices
-    from sbir_lib.training import fit
+    from sbir_lib.train import fit
 
     torch.manual_seed(seed)
     net = SmallCNN(in_channels=1, embedding_dim=64, width=16).to(device)

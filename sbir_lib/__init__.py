@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "errors",
     "strokes",
+    "trace",
     "simplify",
     "render",
     "widgets",
@@ -28,10 +29,17 @@ _SUBMODULES = {
     "data",
     "models",
     "losses",
-    "augment",
     "edges",
-    "baselines",
-    "training",
+    "train",
+    "hog",
+    "ranksvm",
+    "mls",
+    "papers",
+    "backbones",
+    "report",
+    "figures",
+    "search_widget",
+    "progress",
 }
 
 __all__ = sorted(_SUBMODULES) + ["__version__"]

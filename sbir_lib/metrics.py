@@ -33,7 +33,8 @@ Which definition each paper uses:
   Doodle-to-Search release computes "P@200" as ``np.mean(sort_str_sim[:, 200])``: the relevance of
   the single item at 0-based rank 200 -- see :func:`relevance_at_rank`.
 * **acc@K** and **% correctly ranked triplets** -- Sketch Me That Shoe (Yu et al., CVPR 2016),
-  see :func:`accuracy_at_k` and :func:`triplet_accuracy`.
+  see :func:`accuracy_at_k` and :func:`triplet_accuracy` (both at once, with the true match of sketch ``i``
+  being photo ``i``: :func:`ranking_metrics_from_distances` / :func:`ranking_metrics_from_embeddings`).
 * **Class-level / instance-level mAP** for sketch-to-sketch retrieval -- LiveSketch (Collomosse et
   al., CVPR 2019, Sec. 4.1): a retrieved record matches if it has the query's class (class level)
   or is "the exact same sketch" (instance level); both are mAP@all.
@@ -48,6 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._ranking_kernel import rank_all, rank_block, relevance_csr
 from .distances import canonical_metric, check_embeddings
 
 __all__ = [
@@ -65,6 +67,8 @@ __all__ = [
     "accuracy_at_k",
     "triplets_from_pairs",
     "triplet_accuracy",
+    "ranking_metrics_from_distances",
+    "ranking_metrics_from_embeddings",
     "livesketch_class_level_map",
     "livesketch_instance_level_map",
     "ZeroShotReport",
@@ -126,164 +130,6 @@ def class_relevance(query_labels, gallery_labels) -> np.ndarray:
     return ql[:, None] == gl[None, :]
 
 
-# --------------------------------------------------------------------------- numba kernel
-
-_KERNEL = None
-
-
-def _rank_kernel_py(dist, rel_ptr, rel_idx, rel_row, k1, ap_out, topk_out):  # pragma: no cover
-    """For each row q of ``dist`` (n, G): AP@all with scikit-learn tie semantics against the
-    relevant gallery items ``rel_idx[rel_ptr[p]:rel_ptr[p + 1]]``, ``p = rel_row[q]`` (CSR; AP is
-    written as -1 if there is none), and, if ``k1 > 0``, the indices of the ``k1`` closest items ordered by
-    (distance, index).
-
-    Method: sort the R relevant distances; bucket every gallery distance by the number of
-    relevant distances strictly smaller than it (found from a uniform lookup table over
-    [min, max] of the relevant distances plus a short exact scan, so O(1) expected per item);
-    the cumulative bucket counts give, for every relevant item, the number of gallery items at
-    distance <= its own, which is all that AP needs. No full O(G log G) sort of the row.
-    """
-    n, g = dist.shape
-    for q in range(n):
-        d = dist[q]
-        p = rel_row[q]
-        n_rel = rel_ptr[p + 1] - rel_ptr[p]
-        r = np.empty(n_rel)
-        for t in range(n_rel):
-            r[t] = d[rel_idx[rel_ptr[p] + t]]
-        r = r[np.argsort(r, kind="mergesort")]
-        counts = np.zeros(n_rel + 1, np.int64)
-        if n_rel > 0:
-            # sentinels: rs[0] = -inf, rs[1:n_rel+1] = r, rs[n_rel+1] = +inf
-            rs = np.empty(n_rel + 2)
-            rs[0] = -np.inf
-            rs[1 : n_rel + 1] = r
-            rs[n_rel + 1] = np.inf
-            lo_v = r[0]
-            n_buckets = 4 * n_rel
-            span = r[n_rel - 1] - lo_v
-            scale = n_buckets / span if span > 0 else 0.0
-            lut = np.empty(n_buckets + 1, np.int64)  # lut[b] ~ #relevant < lo_v + b / scale
-            t = 0
-            for b in range(n_buckets + 1):
-                edge = lo_v + b / scale if scale > 0 else r[n_rel - 1]
-                while t < n_rel and r[t] < edge:
-                    t += 1
-                lut[b] = t
-            nb_f = float(n_buckets)
-            for j in range(g):
-                x = d[j]
-                y = min(max((x - lo_v) * scale, 0.0), nb_f)
-                t = lut[int(y)]
-                # exact fix-up: t = #relevant strictly below x (lookup is only a starting guess)
-                while rs[t + 1] < x:
-                    t += 1
-                while rs[t] >= x:
-                    t -= 1
-                counts[t] += 1
-        else:
-            counts[0] = g
-        # AP: relevant tie groups [i, e]; all items <= r[e] are counts[0..e]
-        total = 0.0
-        cum = 0
-        thr_index = -1
-        thr_count = 0
-        i = 0
-        while i < n_rel:
-            e = i
-            while e + 1 < n_rel and r[e + 1] == r[i]:
-                e += 1
-            for u in range(i, e + 1):
-                cum += counts[u]
-            total += (e + 1 - i) * (e + 1) / cum
-            if thr_index < 0 and cum >= k1:
-                thr_index = e
-                thr_count = cum
-            i = e + 1
-        ap_out[q] = total / n_rel if n_rel > 0 else -1.0
-        if k1 > 0:
-            if thr_index >= 0 and thr_count <= 4 * k1 + 1024:
-                thr = r[thr_index]
-                c = thr_count
-                cand = np.empty(c, np.int64)
-                cval = np.empty(c)
-                t = 0
-                for j in range(g):
-                    if d[j] <= thr:
-                        cand[t] = j
-                        cval[t] = d[j]
-                        t += 1
-                order = np.argsort(cval, kind="mergesort")
-                for u in range(k1):
-                    topk_out[q, u] = cand[order[u]]
-            else:  # rare: relevant items too sparse or too few near the top -> sort the row
-                order = np.argsort(d, kind="mergesort")
-                for u in range(k1):
-                    topk_out[q, u] = order[u]
-
-
-def _kernel():
-    """Compile (first call, a few seconds; cached on disk by numba afterwards) the rank kernel.
-
-    Single-threaded and ``nogil``: :func:`_rank_block` runs it on row slices in a thread pool,
-    which compiles far faster than numba's ``parallel=True``.
-    """
-    global _KERNEL
-    if _KERNEL is None:
-        import numba
-
-        _KERNEL = numba.njit(cache=True, nogil=True)(_rank_kernel_py)
-    return _KERNEL
-
-
-def _n_threads() -> int:
-    import os
-
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-def _csr(rel_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(indptr, indices) int64 of the True entries of a (P, G) bool matrix, row by row."""
-    rows, cols = np.nonzero(rel_rows)
-    indptr = np.zeros(rel_rows.shape[0] + 1, np.int64)
-    np.cumsum(np.bincount(rows, minlength=rel_rows.shape[0]), out=indptr[1:])
-    return indptr, cols.astype(np.int64)
-
-
-def _rank_block(dist: np.ndarray, rel_csr, rel_row: np.ndarray, k1: int):
-    """Run the kernel on one block; returns (ap (n,) with NaN for no relevant item, topk (n, k1)).
-
-    rel_csr: (indptr, indices) of the relevance rows (see :func:`_csr`); rel_row: (n,) which
-    relevance row each distance row uses."""
-    rel_ptr, rel_idx = rel_csr
-    dist = np.ascontiguousarray(dist, dtype=np.float64)
-    rel_row = np.ascontiguousarray(rel_row, dtype=np.int64)
-    n = dist.shape[0]
-    ap = np.empty(n, np.float64)
-    topk = np.empty((n, max(k1, 1)), np.int64)
-    kernel = _kernel()
-    n_threads = min(_n_threads(), n)
-    if n_threads == 1 or n * dist.shape[1] < 200_000:
-        kernel(dist, rel_ptr, rel_idx, rel_row, int(k1), ap, topk)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        bounds = np.linspace(0, n, n_threads + 1).astype(int)
-        with ThreadPoolExecutor(n_threads) as pool:
-            jobs = [
-                pool.submit(kernel, dist[a:b], rel_ptr, rel_idx, rel_row[a:b], int(k1), ap[a:b], topk[a:b])
-                for a, b in zip(bounds[:-1], bounds[1:])
-            ]
-            for job in jobs:
-                job.result()
-    ap[ap < 0] = np.nan
-    return ap, topk[:, :k1]
-
-
-def _rank_all(dist: np.ndarray, rel: np.ndarray, k1: int):
-    return _rank_block(dist, _csr(rel), np.arange(dist.shape[0]), k1)
-
-
 def _require_relevant(ap: np.ndarray, offset: int = 0) -> None:
     missing = np.flatnonzero(np.isnan(ap))
     if missing.size:
@@ -325,7 +171,7 @@ def top_k(distances, k: int, *, similarity: bool = False) -> np.ndarray:
     dist = _as_distances(distances, similarity)
     k = _check_k(k, dist.shape[1])
     no_rel = (np.zeros(2, np.int64), np.zeros(0, np.int64))
-    return _rank_block(dist, no_rel, np.zeros(dist.shape[0], np.int64), k)[1]
+    return rank_block(dist, no_rel, np.zeros(dist.shape[0], np.int64), k)[1]
 
 
 # --------------------------------------------------------------------------- public metrics
@@ -339,7 +185,7 @@ def average_precision(distances, relevance, *, similarity: bool = False) -> np.n
     """
     dist = _as_distances(distances, similarity)
     rel = _as_relevance(relevance, dist.shape)
-    ap, _ = _rank_all(dist, rel, 0)
+    ap, _ = rank_all(dist, rel, 0)
     _require_relevant(ap)
     return ap
 
@@ -364,7 +210,7 @@ def average_precision_at_k(
     dist = _as_distances(distances, similarity)
     rel = _as_relevance(relevance, dist.shape)
     k = _check_k(k, dist.shape[1])
-    _, idx = _rank_all(dist, rel, k)
+    _, idx = rank_all(dist, rel, k)
     stats = _topk_stats(np.take_along_axis(dist, idx, 1), np.take_along_axis(rel, idx, 1))
     return stats[variant]
 
@@ -374,7 +220,7 @@ def precision_at_k(distances, relevance, k: int, *, similarity: bool = False) ->
     dist = _as_distances(distances, similarity)
     rel = _as_relevance(relevance, dist.shape)
     k = _check_k(k, dist.shape[1])
-    _, idx = _rank_all(dist, rel, k)
+    _, idx = rank_all(dist, rel, k)
     return np.take_along_axis(rel, idx, 1).mean(axis=1)
 
 
@@ -389,7 +235,7 @@ def relevance_at_rank(distances, relevance, rank: int, *, similarity: bool = Fal
     if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 0:
         raise ValueError(f"rank must be a non-negative integer, got {rank!r}")
     _check_k(int(rank) + 1, dist.shape[1], "rank + 1")
-    _, idx = _rank_all(dist, rel, int(rank) + 1)
+    _, idx = rank_all(dist, rel, int(rank) + 1)
     return rel[np.arange(dist.shape[0]), idx[:, -1]].astype(np.float64)
 
 
@@ -519,6 +365,36 @@ def triplet_accuracy(distances, triplets, *, similarity: bool = False) -> float:
     return float(np.mean((d_a < d_b) + 0.5 * (d_a == d_b)))
 
 
+def ranking_metrics_from_distances(distances, triplets=None, ks=(1, 10)) -> dict[str, float]:
+    """acc@K and % correctly ranked triplets from a ``(S, P >= S)`` sketch-to-photo distance matrix.
+
+    The true match of sketch ``i`` is photo ``i`` (pessimistic ties); ``triplets``: ``(T, 3)`` rows
+    ``(sketch, a, b)`` (photo a judged closer); omitted -> no ``pct_correct``. Returns
+    ``{"acc@K": fraction, ..., "pct_correct": fraction}``; a K larger than P is left out.
+    """
+    d = np.asarray(distances, np.float64)
+    if d.ndim != 2 or d.shape[0] > d.shape[1]:
+        raise ValueError(f"need an (S, P >= S) distance matrix, got shape {d.shape}")
+    ks = tuple(k for k in ks if k <= d.shape[1])
+    out = {f"acc@{k}": v for k, v in accuracy_at_k(d, np.arange(len(d)), ks=ks).items()}
+    if triplets is not None:
+        out["pct_correct"] = triplet_accuracy(d, triplets)
+    return out
+
+
+def ranking_metrics_from_embeddings(sketch_emb, photo_emb, triplets=None, ks=(1, 10)) -> dict[str, float]:
+    """:func:`ranking_metrics_from_distances` of embeddings under the squared Euclidean distance
+    (Eq. 2 of Sketch Me That Shoe).
+
+    ``sketch_emb (S, d)``, ``photo_emb (P >= S, d)``: the true match of sketch i is photo i.
+    """
+    s, p = np.asarray(sketch_emb, np.float64), np.asarray(photo_emb, np.float64)
+    if s.ndim != 2 or p.ndim != 2 or s.shape[1] != p.shape[1] or len(s) > len(p):
+        raise ValueError(f"need (S, d) sketch and (P >= S, d) photo embeddings, got {s.shape} and {p.shape}")
+    d = (s ** 2).sum(1)[:, None] - 2 * s @ p.T + (p ** 2).sum(1)[None, :]
+    return ranking_metrics_from_distances(d, triplets, ks)
+
+
 def livesketch_class_level_map(distances, query_labels, gallery_labels, *, similarity: bool = False) -> float:
     """LiveSketch class-level mAP (Sec. 4.1): a retrieved sketch matches if it has the query's class."""
     return mean_average_precision(
@@ -626,21 +502,21 @@ def evaluate_zero_shot(
     q_cls, g_cls = inverse[: len(ql)], inverse[len(ql):]
     rel_rows = np.zeros((len(classes), len(g)), bool)
     rel_rows[g_cls, np.arange(len(g))] = True
-    rel_csr = _csr(rel_rows)
+    rel_csr = relevance_csr(rel_rows)
     qa, gat = _rank_equivalent_distances(q, g, name)
 
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     n = len(q)
     ap = np.empty(n)
     topk = np.empty((n, k + 1), np.int64)
     vals = np.empty((n, k + 1))
     block = np.empty((min(batch_size, n), len(g)))
-    for start in tqdm(range(0, n, batch_size), desc="evaluate", unit="batch", disable=not progress):
+    for start in progress_bar(range(0, n, batch_size), desc="evaluate", unit="batch", enabled=progress):
         stop = min(start + batch_size, n)
         out = block[: stop - start]
         np.matmul(qa[start:stop], gat, out=out)
-        ap[start:stop], topk[start:stop] = _rank_block(out, rel_csr, q_cls[start:stop], k + 1)
+        ap[start:stop], topk[start:stop] = rank_block(out, rel_csr, q_cls[start:stop], k + 1)
         vals[start:stop] = np.take_along_axis(out, topk[start:stop], 1)
     _require_relevant(ap)
     relk = q_cls[:, None] == g_cls[topk]

@@ -34,6 +34,7 @@ __all__ = [
     "validate_polylines",
     "polylines_to_stroke3",
     "stroke3_to_polylines",
+    "as_polylines",
     "stroke3_to_stroke5",
     "stroke5_to_stroke3",
     "pad_stroke5_batch",
@@ -140,6 +141,17 @@ def stroke3_to_polylines(strokes) -> list[np.ndarray]:
     points = np.cumsum(arr[:, :2].astype(np.float64), axis=0)
     ends = np.flatnonzero(arr[:, 2] == 1) + 1
     return [p for p in np.split(points, ends[:-1])]
+
+
+def as_polylines(sketch, name: str = "sketch") -> list[np.ndarray]:
+    """Polylines ``[(n_i, 2) float64]`` from polylines or an ``(N, 3)`` stroke-3 array.
+
+    Raises:
+        SketchFormatError: an invalid stroke-3 array, or invalid polylines (the message names ``name``).
+    """
+    if isinstance(sketch, np.ndarray) and sketch.ndim == 2 and sketch.shape[1] == 3:
+        return [np.asarray(p, np.float64) for p in stroke3_to_polylines(sketch)]
+    return [np.asarray(p, np.float64) for p in validate_polylines(sketch, name=name)]
 
 
 def num_strokes(strokes) -> int:

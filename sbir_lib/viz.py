@@ -1,4 +1,5 @@
-"""Figures of the book: embedding maps, retrieval grids, sketch grids, PR and training curves.
+"""Figures of the book: embedding maps, retrieval grids, sketch and image grids, a drawing through the steps
+of a pipeline, PR and training curves, and the doodle world's gallery.
 
 Every function draws with matplotlib (imported on first use) and returns the ``Axes`` or
 ``Figure`` it drew on, so notebooks can restyle or save it.
@@ -24,8 +25,11 @@ __all__ = [
     "scatter_by_domain",
     "retrieval_grid",
     "sketch_grid",
+    "image_grid",
+    "polyline_steps",
     "plot_pr_curves",
     "plot_training_curves",
+    "doodleworld_gallery",
 ]
 
 CORRECT_COLOUR = "#2ca02c"  # green border: relevant retrieval
@@ -134,13 +138,13 @@ def scatter_by_domain(xy, domains, *, ax=None, colours: Mapping | None = None, s
     return ax
 
 
-def _show_image(ax, image, border=None):
+def _show_image(ax, image, border=None, cmap: str = "gray"):
     img = np.asarray(image)
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3, 4)):
         raise ValueError(f"images must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {img.shape}")
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
-    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0 if img.ndim == 2 else None,
+    ax.imshow(img, cmap=cmap if img.ndim == 2 else None, vmin=0 if img.ndim == 2 else None,
               vmax=(255 if img.dtype == np.uint8 else 1) if img.ndim == 2 else None)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -212,6 +216,82 @@ def sketch_grid(sketches: Sequence, *, ncols: int = 8, titles: Sequence[str] | N
     return fig
 
 
+def image_grid(rows: Sequence[Sequence], *, titles: Sequence[Sequence[str] | None] | None = None,
+               cmap: str = "gray_r", size: float = 1.8, suptitle: str | None = None):
+    """Images in rows, e.g. sketches above the photos they were drawn from, or one sketch rendered
+    at several sizes (one row per line width).
+
+    Args:
+        rows: one sequence of images per row (rows may differ in length: the grid is as wide as the
+            longest row, the cells left over stay blank). An image is ``(H, W)`` grey, drawn with
+            ``cmap`` from 0 to 1 (floats) or 0 to 255 (uint8) -- the default ``"gray_r"`` shows
+            1 = ink dark on white, ``"gray"`` shows 0 as black -- or ``(H, W, 3)`` RGB.
+        titles: one entry per row: ``None`` (no titles on that row) or one title per image.
+        size: inches per image.
+        suptitle: the figure's title.
+
+    Returns:
+        the (pyplot) ``Figure``; ``fig.axes`` is row-major, one per grid cell.
+    """
+    rows = [list(row) for row in rows]
+    if not rows or not any(rows):
+        raise ValueError("image_grid: rows is empty: nothing to show")
+    if titles is not None:
+        if len(titles) != len(rows):
+            raise ValueError(f"image_grid: got {len(titles)} rows of titles for {len(rows)} rows of images")
+        for r, (row, row_titles) in enumerate(zip(rows, titles)):
+            if row_titles is not None and len(row_titles) != len(row):
+                raise ValueError(f"image_grid: row {r} has {len(row)} images but {len(row_titles)} titles")
+    ncols = max(len(row) for row in rows)
+    fig, axes = _plt().subplots(len(rows), ncols, figsize=(size * ncols, size * len(rows) * 1.08), squeeze=False)
+    for r, row in enumerate(rows):
+        for c, ax in enumerate(axes[r]):
+            if c >= len(row):
+                ax.axis("off")
+                continue
+            _show_image(ax, row[c], cmap=cmap)
+            if titles is not None and titles[r] is not None:
+                ax.set_title(str(titles[r][c]), fontsize="small")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def polyline_steps(steps: Mapping[str, Sequence], *, size: float = 2.6, point_colour: str = "tab:red"):
+    """One drawing through the steps of a pipeline, one panel per step from left to right (Chapter 1:
+    Quick, Draw!'s simplification -- raw, aligned and scaled, resampled, simplified).
+
+    Every stroke is drawn as a black line with its points as dots, y pointing down as on the canvas,
+    each panel titled ``"<step>\n<n> points"`` (the points of all its strokes).
+
+    Args:
+        steps: ``{step name: polylines}``, the polylines a list of ``(N_i, 2)`` absolute ``(x, y)``
+            arrays, one per stroke.
+        size: inches per panel.
+        point_colour: the colour of the dots.
+
+    Returns:
+        the (pyplot) ``Figure``; panel ``i`` holds two ``Line2D`` per stroke (the line, then its dots).
+    """
+    from .strokes import validate_polylines
+
+    if not steps:
+        raise ValueError("polyline_steps: steps is empty: nothing to show")
+    drawings = {str(name): validate_polylines(lines, name=f"steps[{name!r}]") for name, lines in steps.items()}
+    fig, axes = _plt().subplots(1, len(drawings), figsize=(size * len(drawings), size * 1.12), squeeze=False)
+    for ax, (name, lines) in zip(axes[0], drawings.items()):
+        for line in lines:
+            ax.plot(line[:, 0], line[:, 1], "-", lw=1, color="black")
+            ax.plot(line[:, 0], line[:, 1], ".", ms=2, color=point_colour)
+        ax.set_title(f"{name}\n{sum(len(line) for line in lines)} points", fontsize=9)
+        ax.invert_yaxis()
+        ax.set_aspect("equal")
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
 def plot_pr_curves(curves: Mapping[str, tuple], *, ax=None, title: str | None = None):
     """Precision-recall curves: ``{name: (recall, precision)}`` (e.g. from
     :func:`sbir_lib.metrics.mean_precision_recall_curve`), one line per name."""
@@ -253,3 +333,48 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], *, ax=None, xla
     if title:
         ax.set_title(title)
     return ax
+
+
+def doodleworld_gallery(classes: Sequence[str] | None = None, *, seed: int = 0, difficulty: float | None = None,
+                        image_size: int = 96, columns: int = 2, max_variants: int = 3):
+    """The doodle world's gallery (Chapter 1): for every class, a sketch beside the photo of the same
+    instance for each of its variants (up to ``max_variants``), titled ``"<class>: <variant>"``.
+
+    Returns a matplotlib ``Figure`` (no pyplot state). Sketches are drawn as ``(image_size,
+    image_size)`` grey images (ink dark on white), photos as ``(image_size, image_size, 3)`` RGB.
+
+    Args:
+        classes: class names (default: every class of the world).
+        seed, difficulty: the :class:`~sbir_lib.data.doodleworld.DoodleWorld` (difficulty ``None``:
+            its ``DEFAULT_DIFFICULTY``).
+        image_size: side of every panel's image, in pixels.
+        columns: classes side by side per figure row (each class takes ``2 * max_variants`` panels).
+    """
+    from matplotlib.figure import Figure
+
+    from .data.doodleworld.world import DEFAULT_DIFFICULTY, DoodleWorld
+    from .render import rasterize
+
+    if not isinstance(columns, int) or columns < 1 or not isinstance(max_variants, int) or max_variants < 1:
+        raise ValueError(f"columns and max_variants must be positive integers, got {columns!r}, {max_variants!r}")
+    world = DoodleWorld(seed, DEFAULT_DIFFICULTY if difficulty is None else difficulty, image_size, classes)
+    names = world.classes
+    per_class = 2 * max_variants
+    rows = -(-len(names) // columns)
+    fig = Figure(figsize=(1.1 * per_class * columns, 1.25 * rows))
+    axes = fig.subplots(rows, per_class * columns, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for c, name in enumerate(names):
+        r, col0 = divmod(c, columns)
+        col0 *= per_class
+        variants = world.instance(name, 0).model.variants[:max_variants]
+        for j, v in enumerate(variants):
+            inst = world.instance(name, j, variant=v)
+            sketch = 1.0 - rasterize(world.sketch(inst), image_size, line_width=1.5, canvas=256)
+            ax_s, ax_p = axes[r, col0 + 2 * j], axes[r, col0 + 2 * j + 1]
+            ax_s.imshow(sketch, cmap="gray", vmin=0, vmax=1)
+            ax_p.imshow(world.photo(inst))
+            ax_s.set_title(f"{name}: {v}", fontsize=6, loc="left")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.98, bottom=0.01, wspace=0.05, hspace=0.35)
+    return fig

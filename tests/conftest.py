@@ -13,12 +13,14 @@ settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True
 settings.register_profile("dev", deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
-# Unit tests draw figures off-screen. (tests/test_chapters.py removes this for the notebook kernels.)
+# Unit tests draw figures off-screen. (tests/chapters/conftest.py removes this for the notebook kernels.)
 os.environ.setdefault("MPLBACKEND", "Agg")
 # OpenMP threads that wait passively instead of spinning: on 2 cores torch's spinning workers otherwise
 # steal the CPU from the NumPy/numba work between forward passes (the chapter kernels inherit this;
 # it must be set before torch is first imported).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Notebooks executed headless (papermill) save a widget bar's first state only: no progress bars there.
+os.environ.setdefault("SBIR_NO_PROGRESS", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SBIR_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")).resolve()

@@ -139,3 +139,48 @@ def test_sync_badges_rewrites_a_stale_badge(tmp_path):
     assert "github/someone/book/blob/dev/chapters/x.ipynb" in "".join(fixed["cells"][0]["source"])
     assert 'REPO_URL = "https://github.com/someone/book"' in "".join(fixed["cells"][1]["source"])
     assert sync_badges.sync(path, root=tmp_path) == []
+
+
+# --------------------------------------------------------------------------- the chapters' code budget
+
+MAX_CHAPTER_CODE_LINES, MAX_CELL_CODE_LINES, MAX_LINE_CHARS = 250, 25, 120
+
+
+def code_lines(source: str) -> int:
+    """Lines that count against the budget: not blank, not a comment."""
+    return sum(1 for line in source.splitlines() if line.strip() and not line.strip().startswith("#"))
+
+
+def code_budget(nb: dict) -> dict:
+    """``{"code_lines", "max_cell_lines", "long_lines"}`` of a notebook; the setup and parameters cells (the
+    first two code cells) count towards the chapter's lines but not the per-cell limit."""
+    sources = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    return {"code_lines": sum(code_lines(s) for s in sources),
+            "max_cell_lines": max([code_lines(s) for s in sources[2:]] or [0]),
+            "long_lines": [line for s in sources for line in s.splitlines() if len(line) > MAX_LINE_CHARS]}
+
+
+def test_code_budget_counts_like_the_budget_tool():
+    cell = lambda src: {"cell_type": "code", "source": [src]}  # noqa: E731
+    nb = {"cells": [cell("import sys\n# a comment\n\nx = 1\n" + "y = 2\n" * 40), cell("P = 1"),
+                    {"cell_type": "markdown", "source": ["text " * 50]}, cell("a = 1\n  # indented comment\nb = 2\n"),
+                    cell("z = '" + "x" * 130 + "'\n")]}
+    budget = code_budget(nb)
+    assert budget["code_lines"] == 42 + 1 + 2 + 1
+    assert budget["max_cell_lines"] == 2                      # the 42-line setup cell is exempt
+    assert len(budget["long_lines"]) == 1 and budget["long_lines"][0].startswith("z = ")
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=[nb.stem for nb in CHAPTERS])
+def test_chapter_stays_within_the_code_budget(notebook: Path):
+    budget = code_budget(json.loads(notebook.read_text(encoding="utf-8")))
+    assert budget["code_lines"] <= MAX_CHAPTER_CODE_LINES, f"{notebook.name}: {budget['code_lines']} code lines"
+    assert budget["max_cell_lines"] <= MAX_CELL_CODE_LINES, f"{notebook.name}: a cell of {budget['max_cell_lines']} lines"
+    assert not budget["long_lines"], f"{notebook.name}: lines over {MAX_LINE_CHARS} characters: {budget['long_lines']}"
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=[nb.stem for nb in CHAPTERS])
+def test_setup_and_results_cells_are_hidden_in_the_book(notebook: Path):
+    code = [c for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+    for role, cell in (("setup", code[0]), ("results", code[-1])):
+        assert "hide-input" in cell.get("metadata", {}).get("tags", []), f"{notebook.name}: {role} cell not hidden"

@@ -1,4 +1,4 @@
-"""QMUL V1 (.mat + json) and V2 coordinate pickles (restricted unpickler)."""
+"""QMUL V1 (.mat + json), V2 coordinate pickles (restricted unpickler) and the V2 paired loader."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pickle
 import numpy as np
 import pytest
 
-from sbir_lib.data.qmul import load_qmul_v1, load_qmul_v1_votes, load_qmul_v2_coordinates, qmul_v2_items
+from sbir_lib.data.paired import PairedSplit
+from sbir_lib.data.qmul import (load_qmul_v1, load_qmul_v1_votes, load_qmul_v2, load_qmul_v2_coordinates, majority_pairs,
+                                qmul_v2_items)
 from sbir_lib.data.safe_pickle import restricted_load, restricted_loads
 from sbir_lib.errors import DataError
 
@@ -32,12 +34,35 @@ def _write_v1(root, n=3, triplets=None):
 def test_v1_tiny_fixture(tmp_path):
     root = _write_v1(tmp_path / "v1")
     split = load_qmul_v1("chairs", "test", root=root)
-    assert len(split) == 3 and split.sketches.shape == (3, 256, 256) and split.edges.dtype == np.uint8
+    assert isinstance(split, PairedSplit) and (split.name, split.split) == ("qmul_chairs_v1", "test")
+    assert len(split) == 3 and split.sketches.shape == (3, 256, 256) and split.photos.dtype == np.uint8
+    assert split.photo_kind == "edges" and split.sketch_format == "raster" and split.classes == ("chair",)
+    np.testing.assert_array_equal(split.sketch_photo, [0, 1, 2])
+    np.testing.assert_array_equal(split.sketch_labels, [0, 0, 0])
     np.testing.assert_array_equal(split.triplets[1], [[0, 1], [0, 2], [2, 1]])
-    items = split.items()
-    assert [it.modality for it in items] == ["sketch"] * 3 + ["photo"] * 3
-    assert items[1].pair_id == "test/photo/1" and items[0].label == "chair"
-    np.testing.assert_array_equal(items[4].raster, split.edges[1])
+    import scipy.io
+    np.testing.assert_array_equal(split.photos, scipy.io.loadmat(root / "chairs_edge_db_test.mat")["data"])
+    assert split.meta["sketch_names"] == ("1.png", "2.png", "3.png")
+    assert split.meta["photo_names"] == ("1.jpg", "2.jpg", "3.jpg") and split.meta["votes"] == "as published"
+
+
+def test_majority_pairs_merges_votes():
+    # {1, 2}: 2 votes for 1 closer, 1 for 2 -> [1, 2]; {0, 3}: 1 - 1 tie -> dropped
+    pairs = [[1, 2], [2, 1], [1, 2], [0, 3], [3, 0]]
+    assert majority_pairs(pairs).tolist() == [[1, 2]]
+    assert majority_pairs([[5, 0], [5, 0], [0, 5]]).tolist() == [[5, 0]]
+    # sorted by (min, max); an empty list stays a (0, 2) array
+    assert majority_pairs([[4, 2], [0, 1], [4, 2]]).tolist() == [[0, 1], [4, 2]]
+    assert majority_pairs([]).shape == (0, 2)
+
+
+def test_v1_majority_vote(tmp_path):
+    votes = [[[0, 1], [1, 0], [0, 1], [2, 1], [2, 1], [1, 2]] for _ in range(3)]
+    root = _write_v1(tmp_path / "v1", triplets=votes)
+    raw = load_qmul_v1("chairs", "train", root=root)
+    merged = load_qmul_v1("chairs", "train", root=root, majority_vote=True)
+    assert raw.triplets[0].shape == (6, 2) and merged.meta["votes"] == "majority"
+    assert merged.triplets[0].tolist() == [[0, 1], [2, 1]]
 
 
 def test_v1_bad_input(tmp_path):
@@ -54,6 +79,12 @@ def test_v1_bad_input(tmp_path):
     scipy.io.savemat(root / "chairs_edge_db_test.mat", {"data": np.zeros((3, 64, 64), np.uint8)})
     with pytest.raises(DataError, match=r"expected data of shape \(N, 256, 256\) uint8, got \(3, 64, 64\)"):
         load_qmul_v1("chairs", "test", root=root)
+    ann = json.loads((root / "chairs_annotation.json").read_text())
+    ann["test"]["sketches"] = ann["test"]["sketches"][:2]
+    (root / "chairs_annotation.json").write_text(json.dumps(ann))
+    scipy.io.savemat(root / "chairs_edge_db_test.mat", {"data": np.zeros((3, 256, 256), np.uint8)})
+    with pytest.raises(DataError, match=r"chairs_annotation\.json: 2 sketch names for 3 sketches in 'test'"):
+        load_qmul_v1("chairs", "test", root=root)
 
 
 def test_v1_real_shoes(shared_data, tmp_path, monkeypatch):
@@ -66,6 +97,11 @@ def test_v1_real_shoes(shared_data, tmp_path, monkeypatch):
     for i in (0, 57, 114):
         cands = np.unique(test.triplets[i])
         assert len(cands) == 10 and i in cands
+    assert train.photos.shape == (304, 256, 256) and test.meta["sketch_names"][0] == "305.png"
+    # train: every unordered pair three times (one vote per annotator) -> 45 pairs after majority voting
+    merged = load_qmul_v1("shoes", "train", majority_vote=True)
+    assert {len(t) for t in merged.triplets} == {45}
+    assert {frozenset(p) for p in merged.triplets[0].tolist()} == {frozenset(p) for p in train.triplets[0].tolist()}
     votes = load_qmul_v1_votes("shoes")
     assert votes.shape == (3, 419, 45, 2) and votes.min() >= 0 and votes.max() < 419
     assert not (tmp_path / "cache").exists()
@@ -128,3 +164,97 @@ def test_v2_folder_items(tmp_path):
     sketches = [it for it in items if it.modality == "sketch"]
     assert [(it.split, it.pair_id) for it in sketches] == [("train", "train/2429245009"), ("test", "test/77")]
     assert {it.instance_id for it in items if it.modality == "photo"} == {"train/2429245009", "test/77"}
+
+
+# --------------------------------------------------------------------------- QMUL V2 as a PairedSplit
+
+
+def _write_v2(root, coords, photos):
+    from PIL import Image
+
+    (root / "photo").mkdir(parents=True, exist_ok=True)
+    (root / "ChairV2_Coordinate").write_bytes(pickle.dumps(coords, protocol=2))
+    for name, array in photos.items():
+        Image.fromarray(array).save(root / "photo" / f"{name}.png")
+    return root
+
+
+def test_v2_tiny_fixture(tmp_path):
+    red = np.zeros((10, 20, 3), np.uint8)
+    red[..., 0] = 255                                            # 20 wide x 10 high: padded top and bottom
+    blue = np.zeros((4, 4, 3), np.uint8)
+    blue[..., 2] = 255
+    coords = {
+        "/train/chairB_2": np.array([[5, 5, 0], [6, 9, 1]], np.float64),
+        "/train/chairA_10": np.array([[1, 1, 1]], np.float64),
+        "/train/chairA_2": np.array([[10, 10, 0], [20, 15, 1], [5, 5, 0], [6, 9, 1]], np.float64),
+        "/test/chairC_1": np.array([[0, 0, 1]], np.float64),
+    }
+    root = _write_v2(tmp_path / "v2", coords, {"chairA": red, "chairB": blue, "chairC": blue})
+    split = load_qmul_v2(root, "chair", "train", image_size=20)
+    assert (split.name, split.split, split.classes, split.photo_kind) == ("qmul_chairv2", "train", ("chair",), "rgb")
+    # sketches ordered by photo, then n as a number (2 before 10)
+    assert split.meta["sketch_names"] == ("/train/chairA_2", "/train/chairA_10", "/train/chairB_2")
+    assert split.meta["photo_names"] == ("chairA", "chairB")
+    np.testing.assert_array_equal(split.sketch_photo, [0, 0, 1])
+    assert split.sketch_format == "stroke3" and split.sketches[0].dtype == np.float32
+    # absolute (x, y, pen) -> stroke-3 offsets, the first row absolute
+    np.testing.assert_array_equal(split.sketches[0], [[10, 10, 0], [10, 5, 1], [-15, -10, 0], [1, 4, 1]])
+    assert len(split.triplets) == 3 and all(t.shape == (0, 2) for t in split.triplets)   # no annotations
+    # photo 0: 20 x 10 red -> 20 x 20 with 5 white rows above and below; photo 1: 4 x 4 blue upscaled
+    assert split.photos.shape == (2, 20, 20, 3) and split.photos.dtype == np.uint8
+    np.testing.assert_array_equal(split.photos[0, :5], 255)
+    np.testing.assert_array_equal(split.photos[0, 15:], 255)
+    np.testing.assert_array_equal(split.photos[0, 7:13], np.broadcast_to([255, 0, 0], (6, 20, 3)))
+    np.testing.assert_array_equal(split.photos[1], np.broadcast_to([0, 0, 255], (20, 20, 3)))
+    test = load_qmul_v2(root, "chair", "test", image_size=20)
+    assert len(test) == 1 and test.meta["photo_names"] == ("chairC",)
+
+
+def test_v2_bad_input(tmp_path):
+    blue = np.full((4, 4, 3), 200, np.uint8)
+    root = _write_v2(tmp_path / "bad", {"/train/chairA_1": np.zeros((2, 3)), "/train/nounderscore": np.zeros((2, 3))},
+                     {"chairA": blue})
+    with pytest.raises(DataError, match=r"ChairV2_Coordinate: malformed sketch key '/train/nounderscore'; expected "
+                                        r"'/train/<photo>_<n>'"):
+        load_qmul_v2(root, "chair", "train")
+    root = _write_v2(tmp_path / "valid", {"/train/chairA_1": np.zeros((2, 3)), "/validation/chairA_2": np.zeros((2, 3))},
+                     {"chairA": blue})
+    with pytest.raises(DataError, match=r"malformed sketch key '/validation/chairA_2'"):
+        load_qmul_v2(root, "chair", "train")
+    root = _write_v2(tmp_path / "nophoto", {"/train/chairA_1": np.zeros((2, 3)), "/train/chairZ_1": np.zeros((2, 3))},
+                     {"chairA": blue})
+    with pytest.raises(DataError, match=r"nophoto: no photo 'chairZ' \(looked for chairZ\.png/\.jpg/\.jpeg in photo/ and trainB/\)"):
+        load_qmul_v2(root, "chair", "train")
+    with pytest.raises(DataError, match=r"nophoto.*: no 'test' sketches"):
+        load_qmul_v2(root, "chair", "test")
+    with pytest.raises(DataError, match=r"ShoeV2_Coordinate: no such file"):
+        load_qmul_v2(root, "shoe", "train")
+    with pytest.raises(DataError, match="unknown QMUL V2 category 'sofa'"):
+        load_qmul_v2(root, "sofa")
+    with pytest.raises(DataError, match="QMUL V2 split must be 'train' or 'test', got 'val'"):
+        load_qmul_v2(root, "chair", "val")
+    (root / "photo" / "chairZ.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match=r"chairZ\.png: cannot read photo"):
+        load_qmul_v2(root, "chair", "train")
+
+
+def test_v2_real_chairs(shared_data):
+    root = shared_data / "qmul_chairv2"
+    train, test = load_qmul_v2(root, "chair", "train"), load_qmul_v2(root, "chair", "test")
+    # README: 952 train / 323 test sketches; 300 train / 100 test photos, no overlap
+    assert (len(train), len(test)) == (952, 323)
+    assert train.photos.shape == (300, 256, 256, 3) and test.photos.shape == (100, 256, 256, 3)
+    assert not set(train.meta["photo_names"]) & set(test.meta["photo_names"])
+    # every key names its photo; about 3 sketches per photo; 40-519 points per sketch
+    for split in (train, test):
+        for key, p in zip(split.meta["sketch_names"], split.sketch_photo):
+            assert key.startswith(f"/{split.split}/{split.meta['photo_names'][p]}_")
+        assert set(split.sketch_photo.tolist()) == set(range(len(split.photos)))
+    lengths = [len(s) for s in train.sketches + test.sketches]
+    assert (min(lengths), max(lengths)) == (40, 519)
+    # stroke-3 on the 256 canvas: absolute positions are the running sum, the pen column is 0/1
+    points = np.cumsum(train.sketches[0][:, :2], axis=0)
+    assert points.min() >= 0 and points.max() <= 256 and set(np.unique(train.sketches[0][:, 2])) <= {0.0, 1.0}
+    # the three sketches keyed by an annotator id instead of a number follow the numbered one
+    assert [k for k in test.meta["sketch_names"] if "sdich070-laque-rouge" in k][0] == "/test/sdich070-laque-rouge_1"

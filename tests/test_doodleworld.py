@@ -285,6 +285,31 @@ def test_fine_grained_split_has_qmul_style_triplets(tmp_path):
     assert set(te.attributes(0)) == set(dw.get_class("chair").attribute_names)
 
 
+def test_splits_as_paired_splits(tmp_path):
+    from sbir_lib.edges import photo_edges
+
+    te = dw.make_split("fine_grained", "test", category="chair", sizes={"chair": 10}, cache_dir=tmp_path, **TINY)
+    rgb = te.paired()
+    assert (rgb.name, rgb.split, rgb.photo_kind, rgb.classes) == ("doodleworld_fine_grained", "test", "rgb", te.class_names)
+    assert rgb.photos is te.photos and rgb.sketch_format == "stroke3" and len(rgb) == 10
+    np.testing.assert_array_equal(rgb.sketches[4], te.sketch(4))
+    np.testing.assert_array_equal(rgb.sketch_photo, np.arange(10))
+    assert len(rgb.triplets) == 10 and all(np.array_equal(rgb.triplets[i], te.triplets[i]) for i in range(10))
+    assert rgb.meta["category"] == "chair"
+    edges = te.paired("edges", edge_options={"sigma": 2.0})
+    assert edges.photos.shape == te.photos.shape[:3] and edges.photos.dtype == np.uint8
+    expected = np.where(photo_edges(te.photos[2], sigma=2.0) > 0, 0, 255)          # dark edges on white
+    np.testing.assert_array_equal(edges.photos[2], expected)
+    # category-level kinds carry no annotations; mid-grain distractors keep label -1
+    mt = dw.make_split("mid_grain", "test", sizes={"queries_per_variant": 1, "gallery_per_variant": 0, "distractors": 2},
+                       cache_dir=tmp_path, **TINY).paired()
+    assert all(t.shape == (0, 2) for t in mt.triplets) and (mt.photo_labels == -1).sum() == 2
+    with pytest.raises(ValueError, match="photos must be 'rgb' or 'edges', got 'grey'"):
+        te.paired("grey")
+    with pytest.raises(ValueError, match="edge_options are only used with photos='edges'"):
+        te.paired("rgb", edge_options={"sigma": 1.0})
+
+
 def test_zero_shot_and_mid_grain_splits(tmp_path):
     zs = dw.make_split("zero_shot", "test", sizes={"per_class": 1, "n_unseen": 5}, cache_dir=tmp_path, **TINY)
     unseen = zs.meta["unseen_classes"]
@@ -327,17 +352,6 @@ def test_splits_are_cached_atomically_without_pickle(tmp_path):
         dw.DoodleSplit.load(bad)
     with pytest.raises(DataError, match="missing.npz: no such doodle-world split file"):
         dw.DoodleSplit.load(tmp_path / "missing.npz")
-
-
-def test_gallery_figure_shows_sketches_beside_photos():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    fig = dw.gallery_figure(["house", "shoe"], image_size=32, max_variants=2, columns=1)
-    images = [ax for ax in fig.axes if ax.images]
-    assert len(images) == 2 * 2 * 2  # two classes x two variants x (sketch, photo)
-    assert images[0].images[0].get_array().ndim == 2 and images[1].images[0].get_array().ndim == 3
-    assert images[0].get_title(loc="left") == "house: " + dw.get_class("house").variants[0]
 
 
 def test_import_stays_light():

@@ -57,7 +57,7 @@ def test_qmul_edge_maps_have_a_faint_frame(shared_data):
     """The released edge maps: frame <= 0.18 in the outer 3 px, empty ring inside it (see clear_border)."""
     from sbir_lib.data.qmul import load_qmul_v1
 
-    edges = ink_from_uint8(load_qmul_v1("shoes", "test", root=shared_data / "qmul_shoes_v1").edges)
+    edges = ink_from_uint8(load_qmul_v1("shoes", "test", root=shared_data / "qmul_shoes_v1").photos)
     frame = np.concatenate([edges[:, :3].reshape(len(edges), -1), edges[:, :, :3].reshape(len(edges), -1)], 1)
     assert 0.1 < frame.max() < 0.2
     assert edges[:, 3:8, 8:-8].max() < 0.01

@@ -104,6 +104,40 @@ def test_triplet_accuracy_counts_ties_as_half():
     assert metrics.triplet_accuracy(np.zeros((1, 3)), triplets) == 0.5
 
 
+def test_ranking_metrics_from_distances_on_a_hand_made_matrix():
+    # 2 sketches, 3 photos (photo 2 a distractor). Sketch 0: photo 2 (0.1) < its own photo 0 (0.5)
+    # -> rank 2; sketch 1: its own photo 1 (0.2) is the closest -> rank 1.
+    # Triplets: (0, photo 0 before 1): 0.5 < 0.9 right; (1, photo 2 before 1): 0.4 > 0.2 wrong.
+    d = np.array([[0.5, 0.9, 0.1],
+                  [0.7, 0.2, 0.4]])
+    r = metrics.ranking_metrics_from_distances(d, np.array([[0, 0, 1], [1, 2, 1]]), ks=(1, 2, 5))
+    assert r == {"acc@1": 0.5, "acc@2": 1.0, "pct_correct": 0.5}   # K=5 > 3 photos: left out
+    assert metrics.ranking_metrics_from_distances(d) == {"acc@1": 0.5}   # default ks (1, 10), no triplets
+    # pessimistic ties: sketch 1's own photo tied with photo 0 ranks second
+    tied = np.array([[0.5, 0.9, 0.1], [0.2, 0.2, 0.4]])
+    assert metrics.ranking_metrics_from_distances(tied, ks=(1, 2)) == {"acc@1": 0.0, "acc@2": 1.0}
+    with pytest.raises(ValueError, match=r"need an \(S, P >= S\) distance matrix, got shape \(3, 2\)"):
+        metrics.ranking_metrics_from_distances(d.T)
+    with pytest.raises(ValueError, match=r"need an \(S, P >= S\) distance matrix, got shape \(3,\)"):
+        metrics.ranking_metrics_from_distances(np.zeros(3))
+
+
+def test_ranking_metrics_from_embeddings_uses_squared_euclidean():
+    s = np.eye(3)
+    p = np.eye(3)[[0, 2, 1]]   # sketch 1's photo holds sketch 2's vector and vice versa
+    # squared distances: own photo 0 for sketch 0; 2 for sketches 1 and 2, whose vectors sit at photos 2, 1
+    r = metrics.ranking_metrics_from_embeddings(s, p, np.array([[0, 0, 1], [1, 2, 0]]), ks=(1, 2))
+    assert r == {"acc@1": pytest.approx(1 / 3), "acc@2": 1 / 3, "pct_correct": 1.0}
+    # a fourth photo (a distractor) may be added; the distances equal ||s - p||^2 by hand
+    s2, p2 = np.array([[0.0, 0.0], [3.0, 0.0]]), np.array([[1.0, 0.0], [3.0, 2.0], [0.0, 0.5]])
+    # sketch 0: d = 1, 13, 0.25 -> own photo second; sketch 1: d = 4, 4, 9.25 -> tie, pessimistic rank 2
+    assert metrics.ranking_metrics_from_embeddings(s2, p2, ks=(1, 2)) == {"acc@1": 0.0, "acc@2": 1.0}
+    with pytest.raises(ValueError, match=r"need \(S, d\) sketch and \(P >= S, d\) photo embeddings, got \(2, 2\) and \(1, 2\)"):
+        metrics.ranking_metrics_from_embeddings(s2, p2[:1])
+    with pytest.raises(ValueError, match=r"got \(2, 2\) and \(3, 3\)"):
+        metrics.ranking_metrics_from_embeddings(s2, np.ones((3, 3)))
+
+
 def test_livesketch_class_and_instance_level():
     d = np.array([[0.2, 0.1, 0.4, 0.3], [0.1, 0.3, 0.2, 0.4]])
     ids_q, ids_g = np.array([10, 11]), np.array([10, 12, 11, 13])

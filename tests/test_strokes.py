@@ -14,6 +14,7 @@ from hypothesis.extra import numpy as hnp
 from sbir_lib.errors import SketchFormatError
 from sbir_lib.strokes import (
     START_TOKEN,
+    as_polylines,
     bounding_box,
     denormalize,
     normalize,
@@ -65,6 +66,20 @@ def test_stroke3_to_polylines_hand_worked():
     assert len(lines) == 2
     np.testing.assert_array_equal(lines[0], POLYLINES[0])
     np.testing.assert_array_equal(lines[1], POLYLINES[1])
+
+
+def test_as_polylines_accepts_stroke3_and_polylines():
+    from_stroke3 = as_polylines(STROKE3)
+    assert len(from_stroke3) == 2 and all(p.dtype == np.float64 for p in from_stroke3)
+    np.testing.assert_array_equal(from_stroke3[0], POLYLINES[0])
+    np.testing.assert_array_equal(from_stroke3[1], POLYLINES[1])
+    from_ints = as_polylines([[[1, 2], [4, 6]], [[5, 5]]])       # nested lists of ints -> float64 arrays
+    assert [p.dtype for p in from_ints] == [np.float64, np.float64]
+    np.testing.assert_array_equal(from_ints[0], POLYLINES[0])
+    with pytest.raises(SketchFormatError, match=r"query\[1\]: expected shape \(N, 2\)"):
+        as_polylines([np.zeros((2, 2)), np.zeros((2, 4))], name="query")
+    with pytest.raises(SketchFormatError, match="pen_lifted column must be 0 or 1"):
+        as_polylines(np.array([[1, 2, 3]], np.float32))
 
 
 def test_stroke3_to_stroke5_hand_worked_with_padding():

@@ -119,6 +119,48 @@ def test_sketch_grid_draws_one_line_per_stroke():
     assert axes[0].yaxis_inverted()
 
 
+def test_image_grid_rows_titles_and_ink():
+    ink = np.zeros((8, 8), np.float32)
+    ink[2:6, 4] = 1.0
+    rgb = np.full((8, 8, 3), 200, np.uint8)
+    fig = viz.image_grid([[ink, ink, ink], [rgb, rgb]], titles=[["a", "b", "c"], None], suptitle="grid")
+    axes = fig.axes
+    assert len(axes) == 6 and [len(ax.images) for ax in axes] == [1, 1, 1, 1, 1, 0]
+    assert [ax.get_title() for ax in axes[:5]] == ["a", "b", "c", "", ""]
+    assert not axes[5].axison and fig._suptitle.get_text() == "grid"
+    shown = axes[0].images[0]
+    assert shown.get_cmap().name == "gray_r" and shown.get_clim() == (0, 1)  # 1 = ink, drawn dark
+    np.testing.assert_array_equal(shown.get_array(), ink)
+    assert axes[3].images[0].get_array().shape == (8, 8, 3)
+    uint8 = viz.image_grid([[np.zeros((4, 4), np.uint8)]], cmap="gray").axes[0].images[0]
+    assert uint8.get_cmap().name == "gray" and uint8.get_clim() == (0, 255)
+    with pytest.raises(ValueError, match="row 1 has 2 images but 1 titles"):
+        viz.image_grid([[ink], [ink, ink]], titles=[None, ["x"]])
+    with pytest.raises(ValueError, match="got 1 rows of titles for 2 rows"):
+        viz.image_grid([[ink], [ink]], titles=[["x"]])
+    with pytest.raises(ValueError, match="rows is empty"):
+        viz.image_grid([[]])
+    with pytest.raises(ValueError, match=r"\(H, W\), \(H, W, 1\)"):
+        viz.image_grid([[np.zeros((2, 4, 4, 4))]])
+
+
+def test_polyline_steps_one_panel_per_step_with_point_counts():
+    stroke = np.array([[0, 0], [10, 0], [10, 10]], float)
+    fig = viz.polyline_steps({"raw": [stroke, stroke[:1]], "simplified": [stroke[[0, 2]]]})
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["raw\n4 points", "simplified\n2 points"]
+    assert [len(ax.lines) for ax in axes] == [4, 2]  # a line and its dots per stroke
+    np.testing.assert_array_equal(axes[0].lines[0].get_xydata(), stroke)
+    assert axes[0].lines[1].get_linestyle() == "None" and axes[0].lines[1].get_marker() == "."
+    assert all(ax.yaxis_inverted() for ax in axes)
+    with pytest.raises(ValueError, match="steps is empty"):
+        viz.polyline_steps({})
+    from sbir_lib.errors import SketchFormatError
+
+    with pytest.raises(SketchFormatError, match="steps\\['raw'\\]"):
+        viz.polyline_steps({"raw": [np.zeros((3, 3))]})
+
+
 def test_pr_and_training_curves():
     ax = viz.plot_pr_curves({"ours": ([0, 0.5, 1], [1, 0.8, 0.4]), "baseline": ([0, 1], [0.5, 0.2])})
     assert [line.get_label() for line in ax.lines] == ["ours", "baseline"]
@@ -139,3 +181,18 @@ def test_viz_errors():
         viz.embed_2d(np.zeros((5, 3)), "tsne")
     with pytest.raises(ValueError, match="NaN"):
         viz.embed_2d(np.full((5, 3), np.nan), "pca")
+
+
+def test_doodleworld_gallery_shows_sketches_beside_photos():
+    from sbir_lib.data.doodleworld import get_class
+
+    fig = viz.doodleworld_gallery(["house", "shoe"], image_size=32, max_variants=2, columns=1)
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == 2 * 2 * 2  # two classes x two variants x (sketch, photo)
+    sketch, photo = (np.ma.getdata(ax.images[0].get_array()) for ax in images[:2])
+    assert sketch.shape == (32, 32) and photo.shape == (32, 32, 3)
+    assert sketch.min() < 0.5 and np.median(sketch) == 1.0        # dark ink on a white page
+    assert images[0].get_title(loc="left") == "house: " + get_class("house").variants[0]
+    assert images[2].get_title(loc="left") == "house: " + get_class("house").variants[1]
+    with pytest.raises(ValueError, match="columns and max_variants must be positive integers, got 0, 3"):
+        viz.doodleworld_gallery(["house"], columns=0)

@@ -7,9 +7,10 @@ Kept light on import (no torch, no scipy): the submodules are imported on first 
 
 Submodules: ``registry`` (the resource table and :func:`fetch`), ``download`` (HTTP download,
 sha256, safe archive extraction), ``items`` (the common item structure), ``quickdraw``,
+``paired`` (:class:`PairedSplit`, the paired sketch-photo split every paired loader returns),
 ``qmul`` (Shoe/Chair V1 and ShoeV2/ChairV2), ``sketchy``, ``tuberlin``, ``folders`` (class-per-folder
 trees), ``safe_pickle`` (the restricted unpickler), ``zeroshot`` (seen/unseen class splits),
-``semantics`` (class word vectors).
+``semantics`` (class word vectors), ``doodleworld`` (the generated offline dataset).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import importlib
 
 _SUBMODULES = {
-    "registry", "download", "items", "quickdraw", "quickdraw_classes", "qmul", "sketchy",
+    "registry", "download", "items", "paired", "quickdraw", "quickdraw_classes", "qmul", "sketchy",
     "tuberlin", "folders", "safe_pickle", "zeroshot", "semantics", "paths", "quickdraw_extended",
     "doodleworld",  # added by another module owner
 }
@@ -27,6 +28,10 @@ _SHORTCUTS = {
     "list_resources": "registry",
     "Item": "items",
     "SketchSet": "items",
+    "PairedSplit": "paired",
+    "load_qmul_v1": "qmul",
+    "load_qmul_v2": "qmul",
+    "load_sketchy": "sketchy",
     "QUICKDRAW_CLASSES": "quickdraw_classes",
 }
 

@@ -1,6 +1,6 @@
 """HTTP download with retries, resume and sha256 verification; safe archive extraction.
 
-Only the standard library (``urllib``) and tqdm are used. A download goes to ``<dest>.part``
+Only the standard library (``urllib``) and a progress bar (:mod:`sbir_lib.progress`) are used. A download goes to ``<dest>.part``
 next to its destination, is resumed with an HTTP ``Range`` request after a dropped connection,
 is verified against its sha256 (when known) and only then moved atomically (``os.replace``) to
 ``dest``: a failed or mismatching download never leaves a file at ``dest``.
@@ -61,7 +61,7 @@ def _open(url: str, offset: int, timeout: float):
 
 def _download_once(url: str, part: Path, timeout: float, progress: bool, desc: str) -> None:
     """Append the rest of ``url`` to ``part`` (resuming from its size). Raises on a short read."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     offset = part.stat().st_size if part.exists() else 0
     with _open(url, offset, timeout) as resp:
@@ -71,9 +71,9 @@ def _download_once(url: str, part: Path, timeout: float, progress: bool, desc: s
         length = resp.headers.get("Content-Length")
         total = offset + int(length) if length is not None else None
         mode = "ab" if offset else "wb"
-        with open(part, mode) as fh, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
-                                          unit_divisor=1024, desc=desc, disable=not progress,
-                                          leave=False) as bar:
+        with open(part, mode) as fh, progress_bar(total=total, initial=offset, unit="B", unit_scale=True,
+                                                  unit_divisor=1024, desc=desc, enabled=progress,
+                                                  leave=False) as bar:
             while True:
                 block = resp.read(1 << 16)
                 if not block:

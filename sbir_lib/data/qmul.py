@@ -4,60 +4,52 @@ V1 format (authors' release, see ``../shared/data/README.md``): ``<cat>_sketch_d
 ``<cat>_edge_db_<split>.mat`` (key ``data``: ``(N, 256, 256) uint8``; sketch ``i`` drawn from photo
 ``i``), ``<cat>_annotation.json`` (``triplets[i]``: pairs ``[a, b]`` = photo ``a`` more similar to
 sketch ``i`` than photo ``b``, 0-based) and ``<cat>_train_triplets.mat`` (three annotators' raw votes,
-1-based). Chairs and handbags use the same layout with their prefix.
+1-based). Chairs and handbags use the same layout with their prefix. :func:`load_qmul_v1` returns a
+:class:`~sbir_lib.data.paired.PairedSplit`.
 
 V2 (SketchX): SVG sketches and PNG photos, plus a ``<Name>_Coordinate`` pickle
-(``{"train/<sketch>": (N, 3) array, ...}``) that is read only with the restricted unpickler.
+(``{"/train/<photo>_<n>": (N, 3) array, ...}``: absolute ``x, y`` on a 256 x 256 canvas and a pen flag
+1 on the last point of each stroke) that is read only with the restricted unpickler.
+:func:`load_qmul_v2` returns a :class:`~sbir_lib.data.paired.PairedSplit` of stroke-3 sketches and RGB photos.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import re
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
 from .items import PHOTO, SKETCH, Item
+from .paired import PairedSplit
 
-__all__ = ["QMULV1Split", "load_qmul_v1", "load_qmul_v1_votes", "load_qmul_v2_coordinates", "qmul_v2_items"]
+__all__ = ["V1_CATEGORIES", "V2_CATEGORIES", "load_qmul_v1", "load_qmul_v1_votes", "majority_pairs",
+           "load_qmul_v2", "load_qmul_v2_coordinates", "qmul_v2_items"]
 
 V1_CATEGORIES = ("shoes", "chairs", "handbags")
+#: ShoeV2 / ChairV2: category -> the release's name (``<Name>_Coordinate``).
+V2_CATEGORIES = {"shoe": "ShoeV2", "chair": "ChairV2"}
+#: ``<split>/<photo>_<n>`` keys of the V2 coordinate pickles (leading slash optional). ``<n>`` is the
+#: text after the last underscore: mostly a number, in three ChairV2 keys an annotator id (``A1YX741QQSMKPS``).
+_V2_KEY = re.compile(r"^/?(train|test)/([^/]+)_([^_/]+)$")
 
 
-@dataclass(frozen=True)
-class QMULV1Split:
-    """One split of a QMUL V1 dataset.
+def majority_pairs(pairs) -> np.ndarray:
+    """Merge repeated votes: ``(K, 2)`` pairs ``[a, b]`` (a judged closer) -> one pair per unordered
+    ``{a, b}`` in the majority direction (ties dropped), ``(K', 2) int64`` sorted by ``(min, max)``.
 
-    Attributes:
-        sketches: ``(N, 256, 256) uint8`` free-hand sketch rasters (dark strokes on white).
-        edges: ``(N, 256, 256) uint8`` edge maps of the photos; photo ``i`` pairs with sketch ``i``.
-        triplets: ``N`` arrays of shape ``(K, 2) int64``: ``[a, b]`` = photo ``a`` judged more similar
-            to sketch ``i`` than photo ``b`` (0-based photo indices within the split).
-        sketch_names, photo_names: file names from the annotation (``"1.png"``, ``"1.jpg"``).
+    QMUL V1's training annotation lists every pair three times, once per annotator (who can disagree).
     """
-
-    category: str
-    split: str
-    sketches: np.ndarray
-    edges: np.ndarray
-    triplets: tuple[np.ndarray, ...]
-    sketch_names: tuple[str, ...]
-    photo_names: tuple[str, ...]
-
-    def __len__(self) -> int:
-        return len(self.sketches)
-
-    def items(self) -> list[Item]:
-        """Sketch items (raster, ``pair_id`` = the photo) followed by photo items (edge raster)."""
-        label = self.category[:-1] if self.category.endswith("s") else self.category
-        sk = [Item(label, f"{self.split}/sketch/{i}", self.split, SKETCH, raster=self.sketches[i],
-                   pair_id=f"{self.split}/photo/{i}") for i in range(len(self.sketches))]
-        ph = [Item(label, f"{self.split}/photo/{i}", self.split, PHOTO, raster=self.edges[i],
-                   pair_id=f"{self.split}/sketch/{i}") for i in range(len(self.edges))]
-        return sk + ph
+    arr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    votes: dict[tuple[int, int], int] = {}
+    for a, b in arr:
+        key = (min(a, b), max(a, b))
+        votes[key] = votes.get(key, 0) + (1 if a < b else -1)
+    out = [(k[0], k[1]) if v > 0 else (k[1], k[0]) for k, v in sorted(votes.items()) if v != 0]
+    return np.asarray(out, dtype=np.int64).reshape(-1, 2)
 
 
 def _load_mat_array(path: Path) -> np.ndarray:
@@ -85,13 +77,21 @@ def _v1_file(category: str, fname: str, root) -> Path:
     return fetch(f"qmul_{category}_v1/{fname}")
 
 
-def load_qmul_v1(category: str = "shoes", split: str = "train", *, root: str | os.PathLike | None = None) -> QMULV1Split:
-    """Load one split of QMUL Shoe/Chair/Handbag V1.
+def load_qmul_v1(category: str = "shoes", split: str = "train", *, root: str | os.PathLike | None = None,
+                 majority_vote: bool = False) -> PairedSplit:
+    """Load one split of QMUL Shoe/Chair/Handbag V1 as a :class:`~sbir_lib.data.paired.PairedSplit`.
+
+    ``sketches``: ``(N, 256, 256) uint8`` rasters (dark strokes on white); ``photos``: the photos'
+    ``(N, 256, 256) uint8`` edge maps (``photo_kind="edges"``), sketch ``i`` drawn from photo ``i``;
+    ``triplets[i]``: ``(K, 2)`` photo pairs of the annotation (train: every pair three times, one vote
+    per annotator; test: merged). ``meta``: ``category``, ``sketch_names``, ``photo_names`` (file names
+    of the annotation, ``"1.png"``, ``"1.jpg"``) and ``votes`` (``"as published"`` or ``"majority"``).
 
     Args:
         category: ``"shoes"``, ``"chairs"`` or ``"handbags"`` (file prefix).
         split: ``"train"`` or ``"test"``.
         root: folder with the files; default: the registry (mirror / cache / download; handbags need root).
+        majority_vote: merge each sketch's repeated votes with :func:`majority_pairs`.
     """
     if category not in V1_CATEGORIES:
         raise DataError(f"unknown QMUL V1 category {category!r}; expected one of {V1_CATEGORIES}")
@@ -113,15 +113,23 @@ def load_qmul_v1(category: str = "shoes", split: str = "train", *, root: str | o
     except (KeyError, TypeError) as exc:
         raise DataError(f"{ann_path}: missing {exc} in split {split!r}") from None
     n = len(sketches)
-    if len(raw_triplets) != n:
-        raise DataError(f"{ann_path}: {len(raw_triplets)} triplet lists for {n} sketches in {split!r}")
+    for what, names in (("triplet lists", raw_triplets), ("sketch names", sketch_names), ("image names", photo_names)):
+        if len(names) != n:
+            raise DataError(f"{ann_path}: {len(names)} {what} for {n} sketches in {split!r}")
     triplets = []
     for i, pairs in enumerate(raw_triplets):
         arr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2) if len(pairs) else np.zeros((0, 2), np.int64)
         if arr.size and (arr.min() < 0 or arr.max() >= len(edges)):
             raise DataError(f"{ann_path}: triplets of sketch {i} index photos outside 0..{len(edges) - 1}")
-        triplets.append(arr)
-    return QMULV1Split(category, split, sketches, edges, tuple(triplets), tuple(sketch_names), tuple(photo_names))
+        triplets.append(majority_pairs(arr) if majority_vote else arr)
+    label = category[:-1]
+    return PairedSplit(
+        name=f"qmul_{category}_v1", split=split, sketches=sketches, photos=edges, photo_kind="edges",
+        sketch_labels=np.zeros(n, np.int64), photo_labels=np.zeros(n, np.int64), classes=(label,),
+        sketch_photo=np.arange(n, dtype=np.int64), triplets=tuple(triplets),
+        meta={"category": category, "sketch_names": tuple(sketch_names), "photo_names": tuple(photo_names),
+              "votes": "majority" if majority_vote else "as published",
+              "source": f"QMUL {label.capitalize()} V1 (Yu et al., Sketch Me That Shoe, CVPR 2016)"})
 
 
 def load_qmul_v1_votes(category: str = "shoes", *, root: str | os.PathLike | None = None) -> np.ndarray:
@@ -180,6 +188,97 @@ def load_qmul_v2_coordinates(path: str | os.PathLike, *, sha256: str | None = No
         stroke3[1:, :2] = np.diff(arr[:, :2], axis=0)
         out[str(key)] = stroke3
     return out
+
+
+def _read_v2_photo(path: Path, size: int) -> np.ndarray:
+    """``(size, size, 3) uint8``: RGB, padded to a square with white (centred), then resized (Lanczos)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+    except (OSError, UnidentifiedImageError) as exc:
+        raise DataError(f"{path}: cannot read photo ({exc})") from None
+    w, h = im.size
+    if w != h:
+        side = max(w, h)
+        square = Image.new("RGB", (side, side), (255, 255, 255))
+        square.paste(im, ((side - w) // 2, (side - h) // 2))
+        im = square
+    if im.size != (size, size):
+        im = im.resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(im, dtype=np.uint8)
+
+
+def _v2_photo_file(root: Path, split: str, name: str) -> Path:
+    folders = (root / "photo", root / f"{split}B")
+    for folder in folders:
+        for ext in (".png", ".jpg", ".jpeg"):
+            if (folder / f"{name}{ext}").is_file():
+                return folder / f"{name}{ext}"
+    raise DataError(f"{root}: no photo {name!r} (looked for {name}.png/.jpg/.jpeg in "
+                    f"{' and '.join(f.name + '/' for f in folders)})")
+
+
+def load_qmul_v2(root: str | os.PathLike, category: str = "chair", split: str = "train", *,
+                 image_size: int = 256) -> PairedSplit:
+    """Load one split of QMUL-ChairV2 / ShoeV2 as a :class:`~sbir_lib.data.paired.PairedSplit`.
+
+    ``root`` holds the ``<Name>_Coordinate`` pickle (``ChairV2_Coordinate``) and the photos, in
+    ``photo/`` or ``<split>B/`` (``<photo>.png``/``.jpg``).
+
+    * ``sketches``: the pickle's ``/<split>/<photo>_<n>`` entries as ``(n_i, 3) float32`` stroke-3 on the
+      256 x 256 drawing canvas (read with the restricted unpickler, :func:`load_qmul_v2_coordinates`),
+      ordered by photo name, then ``n`` (numbers in numeric order, before any other text);
+      ``meta["sketch_names"]``: their keys.
+    * ``photos``: ``(P, image_size, image_size, 3) uint8`` RGB (``photo_kind="rgb"``), one per photo named
+      by a key of the split, sorted by name (``meta["photo_names"]``). A non-square photo is padded to a
+      square with white (the products' background), centred; a photo of another size is then resized
+      with Pillow's Lanczos filter (ChairV2: most photos are 256 x 256 and are kept as they are; a few
+      500 x 500 ones are downscaled).
+    * ``sketch_photo``: the photo a key names; one class (``category``); no triplet annotations.
+
+    Raises:
+        DataError: unknown category or split, missing pickle or photo, a malformed key (naming the file
+            and the key), or no sketch in the split.
+    """
+    if category not in V2_CATEGORIES:
+        raise DataError(f"unknown QMUL V2 category {category!r}; expected one of {tuple(V2_CATEGORIES)}")
+    if split not in ("train", "test"):
+        raise DataError(f"QMUL V2 split must be 'train' or 'test', got {split!r}")
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
+        raise DataError(f"image_size must be a positive integer, got {image_size!r}")
+    root = Path(root)
+    release = V2_CATEGORIES[category]
+    pickle_path = root / f"{release}_Coordinate"
+    if not pickle_path.is_file():
+        raise DataError(f"{pickle_path}: no such file (QMUL {release} coordinate pickle)")
+    coords = load_qmul_v2_coordinates(pickle_path)
+    entries = []
+    for key in coords:
+        match = _V2_KEY.match(key)
+        if match is None:
+            raise DataError(f"{pickle_path}: malformed sketch key {key!r}; expected '/train/<photo>_<n>' "
+                            "or '/test/<photo>_<n>'")
+        if match.group(1) == split:
+            n_text = match.group(3)
+            entries.append((match.group(2), (0, int(n_text), "") if n_text.isdigit() else (1, 0, n_text), key))
+    if not entries:
+        raise DataError(f"{pickle_path}: no {split!r} sketches")
+    entries.sort()
+    photo_names = sorted({photo for photo, _, _ in entries})
+    photo_index = {name: i for i, name in enumerate(photo_names)}
+    photos = np.stack([_read_v2_photo(_v2_photo_file(root, split, name), int(image_size)) for name in photo_names])
+    n = len(entries)
+    return PairedSplit(
+        name=f"qmul_{release.lower()}", split=split, sketches=[coords[key] for _, _, key in entries],
+        photos=photos, photo_kind="rgb", sketch_labels=np.zeros(n, np.int64),
+        photo_labels=np.zeros(len(photos), np.int64), classes=(category,),
+        sketch_photo=np.array([photo_index[photo] for photo, _, _ in entries], np.int64), triplets=None,
+        meta={"category": category, "sketch_names": tuple(key for _, _, key in entries),
+              "photo_names": tuple(photo_names), "canvas": 256, "root": str(root),
+              "photo_transform": f"RGB, padded to a square with white, Lanczos-resized to {image_size}",
+              "source": f"QMUL-{release} (SketchX)"})
 
 
 def qmul_v2_items(root: str | os.PathLike, category: str = "shoe") -> list[Item]:

@@ -158,9 +158,9 @@ def load_quickdraw(classes: Sequence[str] | None = None, *, fmt: str = "simplifi
     if fmt not in ("simplified", "raw"):
         raise DataError(f"load_quickdraw reads ndjson formats 'simplified' or 'raw', got {fmt!r}")
     classes = check_classes(classes)
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
     parts, skipped = [], 0
-    for k, cls in enumerate(tqdm(classes, desc=f"QuickDraw {fmt}", disable=not progress, unit="class")):
+    for k, cls in enumerate(progress_bar(classes, desc=f"QuickDraw {fmt}", enabled=progress, unit="class")):
         path = Path(root) / f"{cls}.ndjson" if root is not None else quickdraw_path(cls, fmt, **fetch_kw)
         part = load_quickdraw_ndjson(path, label=cls, classes=classes, max_drawings=max_per_class,
                                      seed=seed + k, recognized_only=recognized_only, on_error=on_error)

@@ -120,6 +120,11 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in [
             "Eitz, M., Hays, J. and Alexa, M. How Do Humans Sketch Objects? SIGGRAPH 2012; Zhang, H. et "
             "al. SketchNet, CVPR 2016 (Extended photos).",
             "https://cybertron.cg.tu-berlin.de/eitz/projects/classifysketch/"),
+    Dataset("imagenet_weights", "ImageNet-1K weights of torchvision's backbones (full profile)",
+            "BSD-3-Clause (torchvision); trained on ImageNet, whose images keep their owners' terms",
+            "Russakovsky, O. et al. ImageNet Large Scale Visual Recognition Challenge. IJCV 2015; "
+            "TorchVision maintainers, TorchVision: PyTorch's Computer Vision library, 2016.",
+            "https://pytorch.org/vision/stable/models.html"),
 ]}
 
 _D2S_RAW = "https://raw.githubusercontent.com/sounakdey/doodle2search/master/src/data/"

@@ -8,6 +8,8 @@
 * TU-Berlin-Extended 220/30 -- random 30 unseen classes of 250 with a seed (the papers report the
   median over random splits).
 Class names use the release's spelling (``alarm_clock``, ``hot_air_balloon``).
+:meth:`ZeroShotSplit.partition` cuts a :class:`~sbir_lib.data.paired.PairedSplit` into its seen and
+unseen parts.
 """
 
 from __future__ import annotations
@@ -40,6 +42,18 @@ class ZeroShotSplit:
     @property
     def classes(self) -> tuple[str, ...]:
         return self.seen + self.unseen
+
+    def partition(self, paired):
+        """``(seen, unseen)``: the sketches and photos of a :class:`~sbir_lib.data.paired.PairedSplit`
+        whose class is seen / unseen (:meth:`PairedSplit.of_classes`; ``classes`` and label numbers are
+        kept, so class vectors still line up). A class of ``paired`` in neither list raises
+        :class:`DataError`."""
+        unknown = [c for c in paired.classes if c not in self.seen and c not in self.unseen]
+        if unknown:
+            raise DataError(f"{paired.name}: classes {unknown} are not in the {self.dataset} zero-shot split")
+        present = set(paired.classes)
+        return (paired.of_classes([c for c in self.seen if c in present]),
+                paired.of_classes([c for c in self.unseen if c in present]))
 
     def is_unseen(self, label: str) -> bool:
         """True for a test class; :class:`DataError` for a name in neither list."""

@@ -11,7 +11,8 @@ vectors and ready-made category / fine-grained / zero-shot / mid-grain splits::
     test = dw.make_split("fine_grained", "test", category="shoe")
     test.triplets.shape                             # (115, 45, 2)
 
-Heavy pieces (numba kernels, matplotlib, tqdm) are imported on first use.
+Heavy pieces (numba kernels, tqdm) are imported on first use. The data layer draws no figures: the
+gallery of every class is :func:`sbir_lib.viz.doodleworld_gallery`.
 """
 
 from __future__ import annotations
@@ -26,17 +27,10 @@ from .triplets import annotate_triplets, candidate_photos
 from .world import DEFAULT_DIFFICULTY, VERSION, DoodleItem, DoodleWorld, Instance
 
 
-def gallery_figure(*args, **kwargs):
-    """See :func:`.gallery.gallery_figure` (imports matplotlib on use)."""
-    from .gallery import gallery_figure as _g
-
-    return _g(*args, **kwargs)
-
-
 __all__ = [
     "CLASS_MODELS", "CLASS_NAMES", "FINE_GRAINED_CLASSES", "Attribute", "ClassModel", "get_class", "Part", "amateur_strokes",
     "render_photo", "view_params", "class_parts", "class_semantics", "part_vocabulary", "semantic_feature_names",
     "render_sketch", "sketch_style", "DEFAULT_SIZES", "PARTS", "SPLIT_KINDS", "DoodleSplit", "make_split", "split_cache_path",
     "zero_shot_classes", "annotate_triplets", "candidate_photos", "DEFAULT_DIFFICULTY", "VERSION", "DoodleItem", "DoodleWorld",
-    "Instance", "gallery_figure",
+    "Instance",
 ]

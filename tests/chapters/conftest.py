@@ -1,0 +1,84 @@
+"""What every chapter test shares: executing a chapter with papermill, and the checks on its results file.
+
+Each chapter has its own test module here (``test_chNN.py``) with its claims and its cut-down ``full``
+settings. CI budget: a chapter costs at most 8 minutes of CI in all (its ``ci`` run, its ``full`` code
+path cut down to <= 2 minutes, its offline fallback -- which may share the cut-down run).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHAPTERS_DIR = REPO_ROOT / "chapters"
+
+papermill = pytest.importorskip("papermill", reason="papermill is installed by `make test` (the dev extra)")
+
+
+def chapter_notebook(chapter_id: str) -> Path:
+    """``chapters/<chapter_id>_*.ipynb`` (exactly one)."""
+    found = sorted(CHAPTERS_DIR.glob(f"{chapter_id}_*.ipynb"))
+    assert len(found) == 1, f"expected one notebook chapters/{chapter_id}_*.ipynb, found {found}"
+    return found[0]
+
+
+def check_common(results: dict, chapter_id: str, profile: str, overrides: dict | None = None) -> None:
+    assert results["chapter"] == chapter_id
+    assert results["profile"] == profile
+    assert results["overrides"] == (overrides or {}), "the results must say which profile settings were changed"
+    assert results["seed"] == 0
+    assert results["data"]["kind"] in ("real", "generated", "example")
+    assert results["data"]["name"]
+    assert results["wall_time_s"] > 0
+    assert results["metrics"], "a chapter must record its metrics"
+
+
+@pytest.fixture
+def offline(tmp_path: Path, monkeypatch):
+    """No real data: no mirror, an empty cache, downloads disabled (chapters fall back to the doodle world)."""
+    monkeypatch.setenv("SBIR_OFFLINE", "1")
+    monkeypatch.setenv("SBIR_DATA_MIRROR", str(tmp_path / "no-mirror"))
+    monkeypatch.setenv("SBIR_DATA", str(tmp_path / "empty-cache"))
+
+
+@pytest.fixture
+def run_chapter(tmp_path: Path, monkeypatch):
+    """``run_chapter(chapter_id, profile, overrides=None) -> (results dict, seconds)``: executes the chapter
+    with papermill (SEED 0) into ``tmp_path`` and reads the results file it wrote."""
+
+    def run(chapter_id: str, profile: str, overrides: dict | None = None) -> tuple[dict, float]:
+        notebook = chapter_notebook(chapter_id)
+        results_dir = tmp_path / "results"
+        monkeypatch.setenv("SBIR_RESULTS_DIR", str(results_dir))
+        # the kernel must use matplotlib's inline backend, so that figures land in the notebook
+        monkeypatch.delenv("MPLBACKEND", raising=False)
+        start = time.perf_counter()
+        papermill.execute_notebook(
+            str(notebook), str(tmp_path / notebook.name),
+            parameters={"PROFILE": profile, "SEED": 0, "OVERRIDES": overrides or {}},
+            cwd=str(notebook.parent), kernel_name="python3", progress_bar=False, request_save_on_cell_execute=False,
+        )
+        elapsed = time.perf_counter() - start
+        path = results_dir / f"{chapter_id}.json"
+        assert path.is_file(), f"{notebook.name} did not write its results file {path}"
+        results = json.loads(path.read_text(encoding="utf-8"))
+        check_common(results, chapter_id, profile, overrides)
+        print(f"{notebook.name}: profile {profile}, overrides {overrides or {}}: {elapsed:.1f} s")
+        return results, elapsed
+
+    return run
+
+
+@pytest.fixture
+def cuda():
+    """Skips the test, with the reason, where no CUDA GPU is present (the full profile runs on GPU runners)."""
+    try:
+        import torch
+    except ImportError:
+        pytest.skip("torch is not installed")
+    if not torch.cuda.is_available():
+        pytest.skip("the full profile needs a CUDA GPU (runs on the GPU runners only)")

@@ -1,0 +1,137 @@
+"""Sketch Me That Shoe's own pieces: Eq. 4 stroke removal, MLS deformation, the 12x scheme, step 3's
+sampler, step 4's triplets, Table 2 as data."""
+
+import numpy as np
+import pytest
+import torch
+
+from sbir_lib.models import SketchANet, siamese, sketchanet_config
+from sbir_lib.papers.sketch_me_that_shoe import (
+    ALPHA, BETA, PAPER_TABLE2, TABLE2_ROWS, CategoryTripletSampler, augment_12x, deform_strokes, deformation_scales,
+    fine_grained_triplets, profiles, remove_strokes, removal_probabilities, stroke_curvatures, stroke_lengths,
+    train_pairwise, train_triplets)
+from sbir_lib.train import AugmentedImages
+
+
+def square_and_lines():
+    return [np.array([[0, 0], [100, 0], [100, 100], [0, 100], [0, 0]], float),   # long, curvy (closed)
+            np.array([[10, 50], [90, 50]], float),                              # medium, straight
+            np.array([[40, 20], [50, 20]], float)]                              # short, straight
+
+
+def test_removal_probabilities_match_eq4():
+    lengths = np.array([400.0, 80.0, 10.0])
+    rel = lengths / lengths.mean()
+    logits = ALPHA * np.arange(3) - BETA * rel
+    expected = np.exp(logits) / np.exp(logits).sum()
+    assert np.allclose(removal_probabilities(lengths), expected)
+    assert np.isclose(removal_probabilities(lengths).sum(), 1.0)
+    # later and shorter strokes are more likely to be removed
+    p = removal_probabilities(lengths)
+    assert p[2] > p[1] > p[0]
+    # order alone: equal lengths -> increasing with order by exp(alpha)
+    q = removal_probabilities([5.0, 5.0])
+    assert np.isclose(q[1] / q[0], np.exp(ALPHA))
+
+def test_remove_strokes_counts_and_bias():
+    sketch = [np.array([[0, i], [10 * (i + 1), i]], float) for i in range(10)]
+    rng = np.random.default_rng(0)
+    for frac, kept in ((0.1, 9), (0.3, 7), (0.5, 5)):
+        assert len(remove_strokes(sketch, frac, rng)) == kept
+    # over many draws, the first (shortest, earliest) vs. last (longest, latest): Eq. 4 decides
+    removed_last = np.mean([len(remove_strokes(sketch, 0.1, np.random.default_rng(s))[-1]) == 0 or
+                            not any(np.array_equal(r, sketch[-1]) for r in remove_strokes(sketch, 0.1, np.random.default_rng(s)))
+                            for s in range(300)])
+    p = removal_probabilities(stroke_lengths(sketch))
+    assert abs(removed_last - p[-1]) < 0.08
+    with pytest.raises(ValueError, match="fraction"):
+        remove_strokes(sketch, 1.0, rng)
+
+def test_lengths_and_curvatures():
+    lines = square_and_lines()
+    assert np.allclose(stroke_lengths(lines), [400, 80, 10])
+    assert np.allclose(stroke_curvatures(lines), [1.5 * np.pi, 0, 0])
+    s = deformation_scales(lines)
+    assert s[2] > s[1] > s[0] and np.isclose(s.mean(), 1.0)
+
+def test_deform_and_12x():
+    lines = square_and_lines()
+    rng = np.random.default_rng(0)
+    d = deform_strokes(lines, rng, strength=0.05)
+    assert [len(x) for x in d] == [len(x) for x in lines]
+    assert not np.allclose(d[1], lines[1])
+    assert all(np.allclose(a, b) for a, b in zip(deform_strokes(lines, rng, strength=0.0), lines))
+    out = augment_12x([np.array([[0, i], [10 + 5 * i, i + 3]], float) for i in range(10)], np.random.default_rng(0))
+    assert len(out) == 12
+    assert [len(s) for s in out] == [9] * 4 + [7] * 4 + [5] * 4
+
+def test_fine_grained_triplets():
+    pairs = [np.array([[0, 2], [1, 2]]), np.array([[1, 0]])]
+    t = fine_grained_triplets(pairs, 3, true_match_negatives=2, seed=0)
+    assert t[:2].tolist() == [[0, 0, 2], [0, 1, 2]]
+    assert len(t) == 2 + 2 + 1 + 2
+    own = t[[2, 3, 5, 6]]            # per sketch: its annotated pairs, then its true-match triplets
+    assert (own[:, 0] == own[:, 1]).all() and (own[:, 2] != own[:, 0]).all()
+    assert t[4].tolist() == [1, 1, 0]
+    with pytest.raises(ValueError, match="outside"):
+        fine_grained_triplets([np.array([[0, 9]])], 3)
+
+def test_category_sampler_ratio_and_definitions():
+    rng = np.random.default_rng(0)
+    photos = np.concatenate([rng.normal(0, 1, (20, 2)), rng.normal(3, 1, (20, 2))])
+    plab = np.repeat([0, 1], 20)
+    sketches = np.array([[0.0, 0.0], [3.0, 3.0]])
+    sampler = CategoryTripletSampler(sketches, photos, [0, 1], plab)
+    d0 = ((photos - sketches[0]) ** 2).sum(1)
+    same0 = np.flatnonzero(plab == 0)
+    assert set(sampler.positives[0]) == set(same0[np.argsort(d0[same0])[:4]])      # top 20 % of 20
+    assert set(sampler.in_hard[0]) == set(same0[np.argsort(d0[same0])[-4:]])
+    assert all(plab[j] == 1 and d0[j] < d0[sampler.positives[0]].max() for j in sampler.out_hard[0])
+    trip, kinds = sampler.sample(5000, rng)
+    frac = np.bincount(kinds, minlength=3) / len(kinds)
+    if all(len(o) for o in sampler.out_hard):
+        assert np.allclose(frac, [0.6, 0.2, 0.2], atol=0.03)
+    assert (plab[trip[:, 1]] == trip[:, 0]).all()
+    with pytest.raises(ValueError, match=">= 2 photos"):
+        CategoryTripletSampler(sketches, photos[:21], [0, 1], plab[:21])
+
+def _tiny():
+    torch.manual_seed(0)
+    return SketchANet(**sketchanet_config(64, width=0.125, fc6_dim=16, embedding_dim=8), batch_norm=True, num_classes=2)
+
+def test_step4_triplet_and_pairwise_training_run():
+    rng = np.random.default_rng(0)
+    imgs = np.zeros((8, 68, 68), np.float32)
+    labels = np.repeat([0, 1], 4)
+    imgs[labels == 0, 20:48, 30:34] = 1.0   # class 0: a vertical bar
+    imgs[labels == 1, 30:34, 20:48] = 1.0   # class 1: a horizontal bar
+    pool = AugmentedImages(imgs, 64)
+    branch = _tiny()
+    branch.set_classifier(None)
+    net = siamese(branch)
+    t = np.array([[i, i, (i + 1) % 8] for i in range(8)])
+    h2 = train_triplets(net, pool, pool, t, steps=3, batch_size=4, margin=0.3, augment=False, progress=False,
+                        in_batch_negatives=True)
+    h3 = train_pairwise(net, pool, pool, steps=3, batch_size=4, progress=False)
+    assert len(h2.losses) == 3 and len(h3.losses) == 3 and np.isfinite(h2.losses + h3.losses).all()
+    with pytest.raises(ValueError, match="out of range"):
+        train_triplets(net, pool, pool, np.array([[0, 0, 99]]), steps=1, progress=False)
+
+
+def test_table2_rows_are_the_papers_rows_as_data():
+    assert list(TABLE2_ROWS) == list(PAPER_TABLE2)          # the paper's nine rows, in its order
+    assert TABLE2_ROWS["Step 4 only"] == {"stages": ()}
+    assert TABLE2_ROWS["Hetero. image pairwise"] == {"stages": (1, 2, 3), "loss": "pairwise", "hetero": True}
+    assert all(set(spec) <= {"stages", "augment", "loss", "hetero"} for spec in TABLE2_ROWS.values())
+    # the paper's full model is the best row of its own table
+    assert max(PAPER_TABLE2, key=lambda k: PAPER_TABLE2[k][0]) == "Our full model"
+
+
+def test_full_profile_is_section_5_1():
+    full, ci = profiles(7)["full"], profiles(7)["ci"]
+    # "we randomly crop 225 x 225 sub-images"; lr 0.001, batch 128; alpha = 0.3, beta = 0.5, gamma = 2
+    assert (full["size"], full["stored"], full["lr"], full["batch"], full["margin"]) == (225, 256, 1e-3, 128, 2.0)
+    assert (ALPHA, BETA) == (0.3, 0.5) and full["step4_steps"] == 40_000
+    assert full["seeds"] == [7, 8, 9] and ci["seeds"] == [7]
+    assert full["table2_rows"] == list(PAPER_TABLE2) and set(ci["table2_rows"]) <= set(PAPER_TABLE2)
+    assert set(full) == set(ci), "both profiles must set the same names (overrides apply to either)"
