@@ -1,7 +1,8 @@
 # Two commands for a fresh clone (Linux, Python 3.11, only the package registries reachable):
 #   make book   - set up .venv, execute every chapter (ci profile), build the HTML book
 #   make test   - set up .venv, run the unit tests and the papermill chapter tests
-# Both create .venv when it is missing and (re)install when pyproject.toml changes. No conda needed.
+# Both create .venv when it is missing and (re)install when pyproject.toml or constraints.txt changes (exact
+# versions: constraints.txt; the library's own minimum versions: pyproject.toml). No conda needed.
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -18,10 +19,10 @@ PYTEST_ARGS ?=
 
 .PHONY: book test setup benchmarks clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x "$(BIN)/python" || { echo "Creating $(VENV) with $(PYTHON)"; "$(PYTHON)" -m venv "$(VENV)"; }
 	@"$(BIN)/python" -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is needed, found " + sys.version' 
-	"$(BIN)/python" -m pip install --progress-bar off -e ".[book,dev]"
+	"$(BIN)/python" -m pip install --progress-bar off -c constraints.txt -e ".[book,dev]"
 	@touch "$@"
 
 setup: $(STAMP)

@@ -35,6 +35,7 @@ __all__ = [
     "polylines_to_stroke3",
     "stroke3_to_polylines",
     "as_polylines",
+    "same_polylines",
     "stroke3_to_stroke5",
     "stroke5_to_stroke3",
     "pad_stroke5_batch",
@@ -152,6 +153,17 @@ def as_polylines(sketch, name: str = "sketch") -> list[np.ndarray]:
     if isinstance(sketch, np.ndarray) and sketch.ndim == 2 and sketch.shape[1] == 3:
         return [np.asarray(p, np.float64) for p in stroke3_to_polylines(sketch)]
     return [np.asarray(p, np.float64) for p in validate_polylines(sketch, name=name)]
+
+
+def same_polylines(a, b) -> bool:
+    """True when two drawings (lists of ``(N_i, 2)`` polylines) have the same number of strokes and
+    every stroke exactly the same points, in order (integer and float coordinates compare by value).
+
+    Raises:
+        SketchFormatError: either drawing is not valid polylines (see :func:`validate_polylines`).
+    """
+    a, b = validate_polylines(a, name="a"), validate_polylines(b, name="b")
+    return len(a) == len(b) and all(np.array_equal(p, q) for p, q in zip(a, b))
 
 
 def num_strokes(strokes) -> int:

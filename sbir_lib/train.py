@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .losses import l2_regularizer
 
-__all__ = ["AugmentedImages", "History", "fit", "embed", "train_classifier"]
+__all__ = ["AugmentedImages", "CachedFeatures", "History", "fit", "embed", "train_classifier"]
 
 
 # --------------------------------------------------------------------------- images
@@ -88,8 +88,9 @@ class AugmentedImages:
 
 
 def _as_batches(images, batch_size: int, device):
-    """Yield ``(B, C, H, W)`` float tensors from AugmentedImages (centre crops), arrays or tensors."""
-    if isinstance(images, AugmentedImages):
+    """Yield ``(B, C, H, W)`` float tensors from AugmentedImages (centre crops), CachedFeatures (variant 0),
+    arrays or tensors."""
+    if isinstance(images, (AugmentedImages, CachedFeatures)):
         for i in range(0, len(images), batch_size):
             yield images.batch(np.arange(i, min(i + batch_size, len(images))), device=device)
         return
@@ -108,7 +109,7 @@ def embed(fn: Callable[[torch.Tensor], torch.Tensor], images, *, batch_size: int
     """``(N, d) float32`` outputs of ``fn`` in eval mode (no dropout), batch by batch.
 
     ``fn``: a module or a bound method of one (``net.embed_sketch``). ``images``: an
-    :class:`AugmentedImages` (its centre crops of variant 0), or an ``(N, H, W)`` / ``(N, C, H, W)``
+    :class:`AugmentedImages` (its centre crops of variant 0), :class:`CachedFeatures` (variant 0), or an ``(N, H, W)`` / ``(N, C, H, W)``
     array or tensor (uint8 is divided by 255; floats are used as they are).
     """
     module = fn if isinstance(fn, torch.nn.Module) else getattr(fn, "__self__", None)
@@ -240,3 +241,42 @@ def train_classifier(branch, pool: AugmentedImages, labels, *, steps: int, batch
                seed=seed, desc=desc, progress=progress, optimizer=optimizer)
 
 
+
+
+class CachedFeatures:
+    """Features of a network's frozen lower layers, computed once, batched like :class:`AugmentedImages`.
+
+    ``features``: ``(N, K, C, h, w)`` float -- ``K`` variants per item (variant 0 the original, 1.. its
+    augmentations), or ``(N, C, h, w)`` (one variant). ``batch(index, rng, augment=True)`` picks a random
+    variant per item; ``flip`` mirrors the feature maps left-right (an approximation of flipping the
+    image: exact for the spatial layout, not for the orientation-selective channels).
+    """
+
+    def __init__(self, features):
+        x = features if isinstance(features, torch.Tensor) else torch.from_numpy(np.asarray(features))
+        if x.ndim == 4:
+            x = x[:, None]
+        if x.ndim != 5 or len(x) == 0:
+            raise ValueError(f"features must be (N, C, h, w) or (N, K, C, h, w), got {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ValueError("features have NaN or infinite values")
+        self.features = x.float()
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    @property
+    def variants(self) -> int:
+        return self.features.shape[1]
+
+    def batch(self, index, rng: np.random.Generator | None = None, *, augment: bool = False, flip=None,
+              device="cpu") -> torch.Tensor:
+        """``(B, C, h, w)`` features of items ``index``: variant 0, or a random one with ``rng`` and ``augment``."""
+        index = np.asarray(index, dtype=np.int64)
+        var = (rng.integers(0, self.variants, len(index)) if augment and rng is not None
+               else np.zeros(len(index), np.int64))
+        out = self.features[torch.from_numpy(index), torch.from_numpy(var)]
+        if flip is not None:
+            flip = torch.as_tensor(np.asarray(flip, bool))
+            out = torch.where(flip[:, None, None, None], out.flip(-1), out)
+        return out.to(device)

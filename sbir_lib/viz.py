@@ -23,6 +23,7 @@ __all__ = [
     "embed_2d",
     "scatter_by_class",
     "scatter_by_domain",
+    "embedding_maps",
     "retrieval_grid",
     "sketch_grid",
     "image_grid",
@@ -136,6 +137,39 @@ def scatter_by_domain(xy, domains, *, ax=None, colours: Mapping | None = None, s
     ax.set_xticks([])
     ax.set_yticks([])
     return ax
+
+
+def embedding_maps(embeddings: Mapping[str, np.ndarray], labels, domains, *, method: str = "umap",
+                   random_state: int = 0, class_names: Mapping | None = None, size: float = 5.0):
+    """2-D maps of the same items embedded at several moments (e.g. before and after training): one
+    row per entry of ``embeddings``, its :func:`embed_2d` map coloured by class (left; the legend on
+    the last row) and by domain (right), titled ``"<METHOD> by class, <moment>"`` and
+    ``"<METHOD> by domain, <moment>"``.
+
+    Args:
+        embeddings: ``{moment: (N, D) embeddings}``, the same ``N`` items in every entry.
+        labels: ``(N,)`` class label of every item (``class_names`` maps them to legend names).
+        domains: ``(N,)`` domain of every item, e.g. ``"sketch"`` / ``"photo"``.
+        method, random_state: of :func:`embed_2d` (UMAP falls back to PCA with a warning).
+        size: inches per panel (width).
+
+    Returns:
+        the (pyplot) ``Figure``; ``fig.axes`` row-major, two per moment.
+    """
+    if not embeddings:
+        raise ValueError("embedding_maps: embeddings is empty: nothing to map")
+    sizes = {name: len(z) for name, z in embeddings.items()}
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f"embedding_maps: every entry must embed the same items, got sizes {sizes}")
+    fig, axes = _plt().subplots(len(embeddings), 2, figsize=(2 * size, 0.9 * size * len(embeddings)), squeeze=False)
+    for row, (moment, z) in enumerate(embeddings.items()):
+        xy, used = embed_2d(z, method, random_state=random_state)
+        scatter_by_class(xy, labels, ax=axes[row, 0], class_names=class_names, legend=row == len(embeddings) - 1)
+        scatter_by_domain(xy, domains, ax=axes[row, 1])
+        axes[row, 0].set_title(f"{used.upper()} by class, {moment}")
+        axes[row, 1].set_title(f"{used.upper()} by domain, {moment}")
+    fig.tight_layout()
+    return fig
 
 
 def _show_image(ax, image, border=None, cmap: str = "gray"):

@@ -122,3 +122,24 @@ def test_torchvision_weights_load_strictly_from_the_cache(tmp_path, monkeypatch)
     monkeypatch.setattr(backbones, "_torchvision_weights_path", lambda name: (path, digest[:8]))
     loaded = build_backbone("resnet18")
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+
+
+def test_lite0_branch_continues_the_encoder_and_keeps_imagenet_batch_norm(lite0, chelsea):
+    from sbir_lib.models import Lite0Branch
+
+    enc = Lite0Encoder(lite0)
+    torch.manual_seed(0)
+    branch = Lite0Branch(enc, 11, embedding_dim=16).train()
+    assert not any(m.training for m in branch.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    x = imagenet_input(chelsea)
+    with torch.no_grad():
+        h = enc(x, 0, 11)
+        pooled = enc(x)                                   # blocks 11.. + head of the encoder, pooled
+        z = branch(h)
+    assert z.shape == (1, 16) and torch.allclose(z.norm(dim=1), torch.ones(1))
+    assert torch.allclose(torch.nn.functional.normalize(branch.embedding(pooled), dim=1), z, atol=1e-5)
+    z = branch(h)
+    z.sum().backward()
+    assert branch.blocks[0].conv_pw.weight.grad is not None and enc.blocks[11].conv_pw.weight.grad is None
+    with pytest.raises(ValueError, match="start must be in 1..16, got 0"):
+        Lite0Branch(enc, 0)

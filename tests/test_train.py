@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from sbir_lib.models import SketchANet, siamese, sketchanet_config
-from sbir_lib.train import AugmentedImages, embed, fit, train_classifier
+from sbir_lib.train import AugmentedImages, CachedFeatures, embed, fit, train_classifier
 
 
 def test_augmented_images_crops_flips_and_variants():
@@ -93,3 +93,19 @@ def test_augmented_images_subset_and_errors():
         AugmentedImages(np.full((1, 4, 4), np.nan), 2)
     with pytest.raises(ValueError, match="square images"):
         AugmentedImages(np.zeros((1, 4, 5)), 2)
+
+
+def test_cached_features_pick_variants_and_mirror_maps():
+    feats = torch.arange(2 * 3 * 1 * 1 * 2, dtype=torch.float32).reshape(2, 3, 1, 1, 2)   # 2 items, 3 variants
+    bank = CachedFeatures(feats)
+    assert len(bank) == 2 and bank.variants == 3
+    assert torch.equal(bank.batch([1, 0]), feats[[1, 0], 0])                              # variant 0 by default
+    rng = np.random.default_rng(0)
+    seen = {int(bank.batch([0], rng, augment=True)[0, 0, 0, 0]) for _ in range(40)}
+    assert seen == {0, 2, 4}                                                               # every variant drawn
+    assert bank.batch([0], flip=[True])[0, 0, 0].tolist() == [1.0, 0.0]                     # mirrored left-right
+    assert np.array_equal(embed(torch.nn.Flatten(), bank), feats[:, 0].flatten(1).numpy())
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        CachedFeatures(torch.full((1, 1, 1, 1), float("nan")))
+    with pytest.raises(ValueError, match=r"\(N, C, h, w\) or \(N, K, C, h, w\), got \(2, 3\)"):
+        CachedFeatures(np.zeros((2, 3)))

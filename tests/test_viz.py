@@ -97,6 +97,24 @@ def test_real_umap_run_is_seeded():
     np.testing.assert_array_equal(a, b)
 
 
+def test_embedding_maps_one_row_per_moment():
+    x, labels = blobs(n_per=10)
+    domains = np.array(["sketch", "photo"] * 15)
+    fig = viz.embedding_maps({"before": x[::-1], "after": x}, labels, domains, method="pca",
+                             class_names={0: "cat", 1: "dog", 2: "cow"})
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["PCA by class, before", "PCA by domain, before",
+                                               "PCA by class, after", "PCA by domain, after"]
+    assert [len(collections(ax)) for ax in axes] == [3, 2, 3, 2]
+    assert axes[0].get_legend() is None and axes[2].get_legend() is not None  # class legend on the last row
+    np.testing.assert_allclose(np.concatenate([c.get_offsets() for c in collections(axes[2])]),
+                               viz.embed_2d(x, "pca")[0][np.argsort(labels, kind="stable")])
+    with pytest.raises(ValueError, match="the same items, got sizes"):
+        viz.embedding_maps({"a": x, "b": x[:5]}, labels, domains, method="pca")
+    with pytest.raises(ValueError, match="embeddings is empty"):
+        viz.embedding_maps({}, labels, domains)
+
+
 def test_retrieval_grid_borders():
     rng = np.random.default_rng(0)
     query = rng.integers(0, 255, (16, 16), dtype=np.uint8)

@@ -27,7 +27,7 @@ from .items import SketchSet, concatenate_sets
 from .quickdraw_classes import QUICKDRAW_CLASS_INDEX, QUICKDRAW_CLASSES
 
 __all__ = ["QUICKDRAW_CLASSES", "quickdraw_path", "count_lines", "load_quickdraw_ndjson", "load_quickdraw",
-           "load_sketchrnn_npz", "load_numpy_bitmap", "check_classes", "SKETCHRNN_SPLITS"]
+           "load_raw_and_simplified", "load_sketchrnn_npz", "load_numpy_bitmap", "check_classes", "SKETCHRNN_SPLITS"]
 
 SKETCHRNN_SPLITS = ("train", "valid", "test")
 _ON_ERROR = ("raise", "skip")
@@ -169,6 +169,30 @@ def load_quickdraw(classes: Sequence[str] | None = None, *, fmt: str = "simplifi
     result = concatenate_sets(parts)
     result.skipped = skipped
     return result
+
+
+def load_raw_and_simplified(classes: Sequence[str] | None = None, *, raw_root: str | os.PathLike | None = None,
+                            simplified_root: str | os.PathLike | None = None, progress: bool = True,
+                            **fetch_kw) -> tuple[SketchSet, SketchSet, list[tuple[int, int]]]:
+    """The same drawings in both published forms, *raw* and *simplified*, matched by ``key_id``.
+
+    Args:
+        classes: class names, as in :func:`load_quickdraw`.
+        raw_root, simplified_root: folders holding ``<class>.ndjson`` of each form; default:
+            :func:`quickdraw_path` (mirror/cache/download).
+
+    Returns:
+        ``(raw, simplified, pairs)``: the two :class:`SketchSet`, and ``(raw index, simplified index)``
+        of every simplified drawing whose ``key_id`` the raw set has, in the simplified set's order.
+
+    Raises:
+        DataError: a file is missing and cannot be fetched, or is malformed.
+    """
+    raw = load_quickdraw(classes, fmt="raw", root=raw_root, progress=progress, **fetch_kw)
+    simplified = load_quickdraw(classes, fmt="simplified", root=simplified_root, progress=progress, **fetch_kw)
+    raw_index = {key: i for i, key in enumerate(raw.instance_ids)}
+    pairs = [(raw_index[key], j) for j, key in enumerate(simplified.instance_ids) if key in raw_index]
+    return raw, simplified, pairs
 
 
 def load_sketchrnn_npz(path: str | os.PathLike, *, label: str | None = None, classes: Sequence[str] | None = None,

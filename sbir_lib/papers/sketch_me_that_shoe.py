@@ -40,18 +40,20 @@ from ..losses import contrastive_loss, l2_regularizer, triplet_ranking_loss
 from ..metrics import ranking_metrics_from_distances, ranking_metrics_from_embeddings, triplets_from_pairs
 from ..mls import mls_affine
 from ..progress import progress_bar
-from ..models import SketchANet, heterogeneous, siamese, sketchanet_config
+from ..backbones import imagenet_input
+from ..models import Lite0Branch, SketchANet, heterogeneous, siamese, sketchanet_config
 from ..ranksvm import RankSVM
 from ..render import rasterize_batch
 from ..strokes import as_polylines
 from ..trace import raster_to_strokes
-from ..train import AugmentedImages, History, embed, fit, train_classifier
+from ..train import AugmentedImages, CachedFeatures, History, embed, fit, train_classifier
 
 __all__ = [
     "PAPER_TABLE1", "PAPER_TABLE2", "TABLE2_ROWS", "METRICS", "paper_fractions", "profiles", "ALPHA", "BETA", "REMOVAL_FRACTIONS",
     "stroke_lengths", "stroke_curvatures", "removal_probabilities", "remove_strokes", "deformation_scales",
     "deform_strokes", "augment_12x", "fine_grained_triplets", "train_triplets", "train_pairwise",
-    "CategoryTripletSampler", "train_category_triplets", "Experiment",
+    "CategoryTripletSampler", "train_category_triplets", "Experiment", "Inputs", "summarise_seeds", "seed_stds",
+    "BACKBONE_TABLE2_ROWS",
 ]
 
 # =========================================================================== the paper's numbers
@@ -82,6 +84,11 @@ def paper_fractions(table: dict) -> dict[str, dict[str, float]]:
     return {row: {m: v / 100.0 for m, v in zip(METRICS, values)} for row, values in table.items()}
 
 
+#: The Table 2 rows that apply to the ImageNet-backbone family: its one pre-training is ImageNet's (or none).
+BACKBONE_TABLE2_ROWS = ["Step 4 only", "Step 1-4, no data aug", "Pairwise alternative", "Hetero. image triplets",
+                        "Hetero. image pairwise", "Our full model"]
+
+
 def profiles(seed: int = 0) -> dict[str, dict]:
     """The run settings per profile (``select_profile`` picks one and applies overrides).
 
@@ -93,20 +100,33 @@ def profiles(seed: int = 0) -> dict[str, dict]:
     cuts each split down to its first pairs, for quick checks of the code path.
     """
     common = dict(n_val=54, deformations=3, photo_classes=None, true_match_negatives=10, weight_decay=5e-4,
-                  bow_words=500, hog_cell=8, svm_priors=[0.0, 1000.0], max_pairs=None)
+                  bow_words=500, hog_cell=8, svm_priors=[0.0, 1000.0], max_pairs=None,
+                  # the ImageNet-backbone family (our substitute for steps 1-3): EfficientNet-Lite0, the lower
+                  # blocks frozen and cached, the upper ones fine-tuned with Adam; its own L2 weight (the paper's
+                  # 5e-4 suits weights trained from scratch, on pretrained ones it pulls them towards zero);
+                  # augmentation: the original and one MLS-deformed sketch per removal level (10/30/50 %)
+                  backbone="efficientnet_lite0", bb_thicken=1, bb_lr=1e-4, bb_weight_decay=1e-5,
+                  bb_variants=[0, 2, 6, 10])
     return {
         "ci": dict(common, size=80, stored=90, thicken=2, width=0.5, fc6_dim=256, embedding_dim=128, batch_norm=True,
                    dropout=0.2, optimizer="adam", lr=1e-3, batch=32, margin=0.3, sketch_classes=100,
                    photos_per_class=12, sketches_per_class=25, pre_batch=64, step1_steps=60, step2_steps=200,
                    step3_steps=40, step4_steps=300, eval_every=50, patience=3, reuse_pretraining=True,
                    table2_rows=["Step 4 only", "Pairwise alternative", "Our full model"], seeds=[seed],
-                   svm_alphas=[1e-2, 1e-1]),
+                   svm_alphas=[1e-2, 1e-1],
+                   bb_size=128, bb_start=11, bb_steps=60, bb_batch=32, bb_eval_every=10, bb_patience=3,
+                   bb_seeds=[seed, seed + 1, seed + 2], bb_ablation_seeds=[seed],
+                   bb_table2_rows=["Step 4 only", "Step 1-4, no data aug", "Pairwise alternative",
+                                   "Hetero. image triplets"]),
         "full": dict(common, size=225, stored=256, thicken=0, width=1.0, fc6_dim=512, embedding_dim=256,
                      batch_norm=False, dropout=0.5, optimizer="sgd", lr=1e-3, batch=128, margin=2.0,
                      sketch_classes=345, photos_per_class=200, sketches_per_class=500, pre_batch=128,
                      step1_steps=20000, step2_steps=10000, step3_steps=1000, step4_steps=40000, eval_every=1000,
                      patience=5, reuse_pretraining=False, table2_rows=list(PAPER_TABLE2),
-                     seeds=[seed, seed + 1, seed + 2], svm_alphas=[1e-4, 1e-3, 1e-2, 1e-1]),
+                     seeds=[seed, seed + 1, seed + 2], svm_alphas=[1e-4, 1e-3, 1e-2, 1e-1],
+                     bb_size=224, bb_start=5, bb_steps=4000, bb_batch=64, bb_eval_every=200, bb_patience=5,
+                     bb_seeds=[seed, seed + 1, seed + 2], bb_ablation_seeds=[seed, seed + 1, seed + 2],
+                     bb_table2_rows=[r for r in BACKBONE_TABLE2_ROWS if r != "Our full model"]),
     }
 
 
@@ -479,6 +499,18 @@ def fill_square(polylines, side: int = TRACE, margin: float = 0.02) -> list[np.n
 
 
 @dataclass
+class Inputs:
+    """What one family of branches reads in each split: images or cached features (``batch``-able pools)."""
+
+    fit_sk: object
+    fit_ph: object
+    val_sk: object
+    val_ph: object
+    test_sk: object
+    test_ph: object
+
+
+@dataclass
 class Experiment:
     """Sketch Me That Shoe on one fine-grained dataset: alignment, augmentation, the four training steps,
     the baselines and the Table 2 rows, with the settings of one profile (:func:`profiles`).
@@ -522,6 +554,8 @@ class Experiment:
         self.val_ph_pool = AugmentedImages(self.train_ph[self.val_gallery], S)
         self.test_sk_pool, self.test_ph_pool = AugmentedImages(self.test_sk, S), AugmentedImages(self.test_ph, S)
         self._pretrained: dict = {}
+        self._augmentations = None
+        self._family_inputs: dict[str, Inputs] = {}
         self.draw_width: float | None = None  # set by calibrate_line_width()
 
     def summary(self) -> str:
@@ -529,47 +563,64 @@ class Experiment:
                 f"{len(self.val_idx)} sketches against {len(self.val_gallery)} photos, {len(self.val_triplets)} "
                 f"triplets; test: {len(self.test_sk)} sketches, {len(self.test_triplets)} triplets")
 
-    def align(self, inks) -> np.ndarray:
+    def align(self, inks, side: int | None = None, thicken: float | None = None) -> np.ndarray:
         """Coarse alignment of ``(N, H, W)`` inks: crop to the ink, widen the lines by ``thicken`` pixels
-        per 256 px of source (so that they survive the down-scaling), resize to ``stored`` x ``stored``."""
+        per 256 px of source (so that they survive the down-scaling), resize to ``side`` x ``side``
+        (default: the profile's ``stored`` and ``thicken``)."""
         inks = np.asarray(inks)
-        return crop_and_resize(inks, self.config["stored"],
-                               thicken=int(round(self.config["thicken"] * inks.shape[-1] / 256)))
+        thicken = self.config["thicken"] if thicken is None else thicken
+        return crop_and_resize(inks, side or self.config["stored"], thicken=int(round(thicken * inks.shape[-1] / 256)))
 
     def trace(self, ink) -> list[np.ndarray]:
         """Strokes of a raster sketch, traced on its aligned ``TRACE`` px crop, longest first."""
         return raster_to_strokes(crop_and_resize(ink, TRACE), threshold=0.3)
 
-    def draw(self, sketches, width: float | None = None) -> np.ndarray:
-        """Polylines on the ``[0, TRACE)^2`` canvas -> ``(N, stored, stored)`` float inks."""
+    def draw(self, sketches, width: float | None = None, side: int | None = None) -> np.ndarray:
+        """Polylines on the ``[0, TRACE)^2`` canvas -> ``(N, side, side)`` float inks (default: ``stored`` px
+        with the calibrated line width)."""
         if (width or self.draw_width) is None:
             raise RuntimeError("draw() needs a line width: call calibrate_line_width() first")
-        return rasterize_batch(sketches, self.config["stored"], width or self.draw_width, canvas=TRACE)
+        return rasterize_batch(sketches, side or self.config["stored"], width or self.draw_width, canvas=TRACE)
 
     # ----------------------------------------------------------------- augmentation (Sec. 4.5)
-    def calibrate_line_width(self, n: int = 40) -> tuple[float, float, float]:
-        """Match the line width of drawn stroke data to the aligned originals on ``n`` fit sketches (their
-        traced strokes drawn at ``stored`` px should have as much ink). Returns (width, ink drawn, ink aligned)."""
-        Z = self.config["stored"]
+    def calibrate_line_width(self, n: int = 40, side: int | None = None, aligned=None) -> tuple[float, float, float]:
+        """Match the line width of drawn stroke data to the aligned originals ``aligned`` (default: the
+        ``stored`` px alignment) on ``n`` fit sketches: their traced strokes drawn at ``side`` px should have
+        as much ink. Sets :attr:`draw_width` for the default side. Returns (width, ink drawn, ink aligned)."""
+        side = side or self.config["stored"]
+        aligned = self.train_sk if aligned is None else aligned
         calib = [self.trace(ink) for ink in self.train_sketch_ink[self.fit_idx[:n]]]
-        widths = np.round(np.arange(1.0, 4.01, 0.25) * Z / 90, 2)
-        coverage = np.array([self.draw(calib, w).mean() for w in widths])
-        target = self.train_sk[self.fit_idx[:n]].mean()
+        widths = np.round(np.arange(1.0, 4.01, 0.25) * side / 90, 2)
+        coverage = np.array([self.draw(calib, w, side).mean() for w in widths])
+        target = aligned[self.fit_idx[:n]].mean()
         best = int(np.argmin(np.abs(coverage - target)))
-        self.draw_width = float(widths[best])
-        return self.draw_width, float(coverage[best]), float(target)
+        if side == self.config["stored"]:
+            self.draw_width = float(widths[best])
+        return float(widths[best]), float(coverage[best]), float(target)
 
-    def augmented(self, inks, desc: str) -> np.ndarray:
-        """``(N, 1 + 12, Z, Z) uint8``: each aligned original, then its 12 augmentations drawn like it."""
-        Z, n_var = self.config["stored"], 3 * (1 + self.config["deformations"])
-        out = np.zeros((len(inks), 1 + n_var, Z, Z), np.uint8)
-        rng = np.random.default_rng(self.seed)
-        for i, ink in enumerate(progress_bar(inks, desc=desc, leave=False)):
-            out[i, 0] = np.rint(self.align(ink) * 255)
+    def augmentations(self) -> list:
+        """The 12 augmentations (polylines) of every fit sketch (None: nothing traceable), drawn once
+        with the run's seed and shared by every resolution that draws them."""
+        if self._augmentations is None:
+            rng, out = np.random.default_rng(self.seed), []
+            for ink in progress_bar(self.train_sketch_ink[self.fit_idx], desc="augmenting sketches", leave=False):
+                try:
+                    out.append(augment_12x(self.trace(ink), rng, deformations=self.config["deformations"]))
+                except ValueError:  # nothing traceable
+                    out.append(None)
+            self._augmentations = out
+        return self._augmentations
+
+    def augmented(self, aligned, width: float, side: int) -> np.ndarray:
+        """``(N, 1 + 12, side, side) uint8``: each aligned fit sketch, then its 12 augmentations drawn like it
+        (the original in every slot when it had nothing to trace)."""
+        n_var = 3 * (1 + self.config["deformations"])
+        out = np.zeros((len(self.fit_idx), 1 + n_var, side, side), np.uint8)
+        for i, aug in enumerate(self.augmentations()):
+            out[i, 0] = np.rint(aligned[self.fit_idx[i]] * 255)
             try:
-                aug = augment_12x(self.trace(ink), rng, deformations=self.config["deformations"])
-                out[i, 1:] = np.rint(self.draw(aug) * 255)
-            except ValueError:  # nothing traceable: keep the original in every slot
+                out[i, 1:] = np.rint(self.draw(aug, width, side) * 255) if aug is not None else out[i, 0]
+            except ValueError:
                 out[i, 1:] = out[i, 0]
         return out
 
@@ -577,7 +628,7 @@ class Experiment:
         """The fit split's sketches with their 12 augmentations, and its photos, drawn with the calibrated
         line width; returns the calibration (:meth:`calibrate_line_width`)."""
         S, calibration = self.config["size"], self.calibrate_line_width()
-        self.fit_sk_pool = AugmentedImages(self.augmented(self.train_sketch_ink[self.fit_idx], "augmenting sketches"), S)
+        self.fit_sk_pool = AugmentedImages(self.augmented(self.train_sk, self.draw_width, self.config["stored"]), S)
         self.fit_ph_pool = AugmentedImages(self.train_ph[self.fit_idx], S)
         return calibration
 
@@ -678,10 +729,20 @@ class Experiment:
         cfg = sketchanet_config(c["size"], width=c["width"], fc6_dim=c["fc6_dim"], embedding_dim=c["embedding_dim"])
         return SketchANet(**cfg, batch_norm=c["batch_norm"], dropout=c["dropout"]).to(self.device)
 
-    def val_score(self, net) -> float:
+    def inputs(self, family: str = "sketchanet") -> Inputs:
+        """What a family's branches read: images (Sketch-a-Net) or cached lower-block features (Lite0)."""
+        if family == "sketchanet":
+            return Inputs(getattr(self, "fit_sk_pool", None), getattr(self, "fit_ph_pool", None), self.val_sk_pool,
+                          self.val_ph_pool, self.test_sk_pool, self.test_ph_pool)
+        if family not in self._family_inputs:
+            raise RuntimeError(f"family {family!r} is not prepared: call prepare_backbone() first")
+        return self._family_inputs[family]
+
+    def val_score(self, net, family: str = "sketchanet") -> float:
         """Validation acc@1 + acc@10 (early stopping)."""
-        r = ranking_metrics_from_embeddings(embed(net.embed_sketch, self.val_sk_pool, device=self.device),
-                                            embed(net.embed_photo, self.val_ph_pool, device=self.device))
+        x = self.inputs(family)
+        r = ranking_metrics_from_embeddings(embed(net.embed_sketch, x.val_sk, device=self.device),
+                                            embed(net.embed_photo, x.val_ph, device=self.device))
         return r["acc@1"] + r["acc@10"]
 
     def step3_sampler(self, branch) -> CategoryTripletSampler:
@@ -728,66 +789,144 @@ class Experiment:
         return self._pretrained[key]
 
     def step4(self, branch, seed: int, *, loss: str = "triplet", hetero: bool = False, augment: bool = True,
-              desc: str = "step 4"):
+              desc: str = "step 4", family: str = "sketchanet"):
         """Step 4 on the fit split from (a copy of) ``branch``, early stopping on validation; returns
-        ``(net, History)``."""
-        c = self.config
+        ``(net, History)``. ``family="lite0"``: the ImageNet-pretrained branch on cached features, with its
+        own learning rate, weight decay, length and batch (``bb_*`` settings)."""
+        c, x = self.config, self.inputs(family)
         net = (heterogeneous(branch) if hetero else siamese(copy.deepcopy(branch))).to(self.device)
-        common = dict(steps=c["step4_steps"], batch_size=c["batch"], augment=augment, seed=seed, desc=desc,
-                      validate=lambda: self.val_score(net), eval_every=c["eval_every"], patience=c["patience"],
-                      **self._train_kw)
+        kw = dict(self._train_kw)
+        steps, batch, every, patience = c["step4_steps"], c["batch"], c["eval_every"], c["patience"]
+        if family != "sketchanet":
+            kw.update(lr=c["bb_lr"], optimizer="adam", weight_decay=c["bb_weight_decay"])
+            steps, batch, every, patience = c["bb_steps"], c["bb_batch"], c["bb_eval_every"], c["bb_patience"]
+        common = dict(steps=steps, batch_size=batch, augment=augment, seed=seed, desc=desc, eval_every=every,
+                      validate=lambda: self.val_score(net, family), patience=patience, **kw)
         if loss == "triplet":
-            hist = train_triplets(net, self.fit_sk_pool, self.fit_ph_pool, self.fit_triplets, margin=c["margin"],
+            hist = train_triplets(net, x.fit_sk, x.fit_ph, self.fit_triplets, margin=c["margin"],
                                   in_batch_negatives=True, **common)
         elif loss == "pairwise":
-            hist = train_pairwise(net, self.fit_sk_pool, self.fit_ph_pool, margin=1.0, **common)
+            hist = train_pairwise(net, x.fit_sk, x.fit_ph, margin=1.0, **common)
         else:
             raise ValueError(f"loss must be 'triplet' or 'pairwise', got {loss!r}")
         return net, hist
 
-    def test_embeddings(self, net) -> tuple[np.ndarray, np.ndarray]:
-        """``(sketch (115, d), photo (115, d))`` test embeddings."""
-        return (embed(net.embed_sketch, self.test_sk_pool, device=self.device),
-                embed(net.embed_photo, self.test_ph_pool, device=self.device))
+    def test_embeddings(self, net, family: str = "sketchanet") -> tuple[np.ndarray, np.ndarray]:
+        """``(sketch (N, d), photo (N, d))`` test embeddings."""
+        x = self.inputs(family)
+        return embed(net.embed_sketch, x.test_sk, device=self.device), embed(net.embed_photo, x.test_ph, device=self.device)
 
-    def test_metrics(self, net) -> dict[str, float]:
-        return ranking_metrics_from_embeddings(*self.test_embeddings(net), self.test_triplets)
+    def test_metrics(self, net, family: str = "sketchanet") -> dict[str, float]:
+        return ranking_metrics_from_embeddings(*self.test_embeddings(net, family), self.test_triplets)
 
-    def search(self, net, strokes, k: int = 5) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
+    def search(self, net, strokes, k: int = 5, family: str = "sketchanet") -> tuple[np.ndarray, list, list[str]]:
         """A drawn query (stroke-3 or polylines) aligned and drawn like the augmented training sketches,
         embedded by ``net``'s sketch branch: ``(query image, the k nearest test photos, their titles)``."""
-        img = self.draw([fill_square(as_polylines(strokes))])[0]
-        q = embed(net.embed_sketch, AugmentedImages(img[None], self.config["size"]), device=self.device)[0]
-        photos = embed(net.embed_photo, self.test_ph_pool, device=self.device)
+        lines = [fill_square(as_polylines(strokes))]
+        if family == "sketchanet":
+            img = self.draw(lines)[0]
+            query = AugmentedImages(img[None], self.config["size"])
+        else:
+            img = self.draw(lines, self.bb_width, self.config["bb_size"])[0]
+            query = CachedFeatures(self._lower(self.encoders[family], img[None]))
+        q = embed(net.embed_sketch, query, device=self.device)[0]
+        photos = embed(net.embed_photo, self.inputs(family).test_ph, device=self.device)
         top = np.argsort(((photos - q) ** 2).sum(1), kind="stable")[:k]
         return img, [self.test_ph[j] for j in top], [f"photo {j}" for j in top]
 
+    # ----------------------------------------------------------------- ImageNet weights in place of steps 1-3
+    def _lower(self, encoder, images) -> torch.Tensor:
+        """Frozen lower blocks ``0 .. bb_start - 1`` of ``encoder`` on ``(N, side, side)`` inks."""
+        start, out = self.config["bb_start"], []
+        with torch.no_grad():
+            for i in range(0, len(images), 64):
+                x = imagenet_input(np.ascontiguousarray(images[i:i + 64])).to(self.device)
+                out.append(encoder(x, 0, start).cpu())
+        return torch.cat(out)
+
+    def prepare_backbone(self) -> str:
+        """Our CPU substitute for steps 1-3: ImageNet weights. Aligns every image at ``bb_size`` px, draws the
+        augmentations ``bb_variants`` there, and caches the frozen lower blocks' features of all of them,
+        once with the ImageNet weights (family ``"lite0"``) and once with random ones (``"lite0-random"``,
+        the "no pre-training" row). Returns a summary."""
+        from ..backbones import Lite0Encoder, build_backbone
+
+        c, side = self.config, self.config["bb_size"]
+        al = lambda inks: self.align(inks, side, c["bb_thicken"])  # noqa: E731
+        train_sk, train_ph, test_sk, test_ph = (al(x) for x in (self.train_sketch_ink, self.train_photo_ink,
+                                                               self.test_sketch_ink, self.test_photo_ink))
+        self.bb_width = self.calibrate_line_width(side=side, aligned=train_sk)[0]
+        variants = self.augmented(train_sk, self.bb_width, side)[:, c["bb_variants"]]
+        torch.manual_seed(self.seed)
+        self.encoders = {"lite0": Lite0Encoder(build_backbone(c["backbone"])),
+                         "lite0-random": Lite0Encoder(build_backbone(c["backbone"], pretrained=False))}
+        for family, enc in progress_bar(self.encoders.items(), desc="lower-block features", leave=False):
+            enc.to(self.device).eval().requires_grad_(False)
+            low = lambda x: self._lower(enc, x)  # noqa: E731
+            self._family_inputs[family] = Inputs(
+                CachedFeatures(torch.stack([low(variants[:, v]) for v in range(variants.shape[1])], 1)),
+                CachedFeatures(low(train_ph[self.fit_idx])), CachedFeatures(low(train_sk[self.val_idx])),
+                CachedFeatures(low(train_ph[self.val_gallery])), CachedFeatures(low(test_sk)),
+                CachedFeatures(low(test_ph)))
+        shape = tuple(self._family_inputs["lite0"].test_sk.features.shape[2:])
+        return (f"{c['backbone']} at {side} px: blocks 0-{c['bb_start'] - 1} frozen, their {shape} features cached for "
+                f"{len(self.fit_idx)} fit sketches x {variants.shape[1]} variants and every photo; blocks "
+                f"{c['bb_start']}-15 + head + {c['embedding_dim']}-D embedding trained")
+
+    def lite0_branch(self, seed: int, pretrained: bool = True) -> Lite0Branch:
+        """A new branch on the ImageNet (or random) encoder; the embedding layer is initialised with ``seed``."""
+        torch.manual_seed(seed)
+        encoder = self.encoders["lite0" if pretrained else "lite0-random"]
+        return Lite0Branch(encoder, self.config["bb_start"], self.config["embedding_dim"]).to(self.device)
+
     # ----------------------------------------------------------------- Table 2 (Sec. 5.3)
-    def table2_row(self, name: str, seed: int, *, full_model=None) -> dict[str, float]:
+    def table2_row(self, name: str, seed: int, *, full_model=None, family: str = "sketchanet") -> dict[str, float]:
         """Test metrics of Table 2's row ``name`` (:data:`TABLE2_ROWS`) trained with ``seed``; the
-        already-trained full model of this seed can be passed as ``full_model``."""
+        already-trained full model of this seed can be passed as ``full_model``. ``family="lite0"``:
+        "pre-training" is ImageNet's (rows with steps 1-3) or none (random weights)."""
         if name not in TABLE2_ROWS:
             raise KeyError(f"unknown Table 2 row {name!r}; rows: {list(TABLE2_ROWS)}")
         if name == "Our full model" and full_model is not None:
-            return self.test_metrics(full_model)
+            return self.test_metrics(full_model, family)
         spec = dict(dict(augment=True, loss="triplet", hetero=False), **TABLE2_ROWS[name])
         stages, augment = spec["stages"], spec["augment"]
+        desc = "step 4" if name == "Our full model" else name
+        if family != "sketchanet":
+            if stages not in ((), (1, 2, 3)):
+                raise ValueError(f"{name!r} varies steps 1-2 of Sketch-a-Net's pre-training: not a row of the "
+                                 f"ImageNet-backbone family")
+            family = "lite0" if stages else "lite0-random"
+            net, _ = self.step4(self.lite0_branch(seed, pretrained=bool(stages)), seed, loss=spec["loss"],
+                                hetero=spec["hetero"], augment=augment, desc=desc, family=family)
+            return self.test_metrics(net, family)
         # ci: "no data aug" switches augmentation off in step 4 only (steps 1-3 are shared with the full model)
         pre_augment = augment or (self.config["reuse_pretraining"] and stages == (1, 2, 3))
         branch = self.pretrained(stages, seed, pre_augment) if stages else self.new_branch(seed)
-        desc = "step 4" if name == "Our full model" else name
         net, _ = self.step4(branch, seed, loss=spec["loss"], hetero=spec["hetero"], augment=augment, desc=desc)
         return self.test_metrics(net)
 
-    def table2(self, rows, seeds, *, full_model=None) -> dict[str, dict]:
+    def table2(self, rows, seeds, *, full_model=None, family: str = "sketchanet") -> dict[str, dict]:
         """Mean (and std) over ``seeds`` of each Table 2 row; ``full_model`` is used for ``seeds[0]``."""
         out = {}
         for name in rows:
-            runs = [self.table2_row(name, s, full_model=full_model if s == self.seed else None) for s in seeds]
-            row = {k: float(np.mean([r[k] for r in runs])) for k in ("acc@1", "acc@10", "pct_correct")}
-            row.update({f"{k}_std": float(np.std([r[k] for r in runs])) for k in ("acc@1", "acc@10")})
-            out[name] = dict(row, n_seeds=len(runs))
+            runs = [self.table2_row(name, s, full_model=full_model if s == self.seed else None, family=family)
+                    for s in seeds]
+            out[name] = summarise_seeds(runs)
         return out
+
+
+def seed_stds(table: dict) -> dict:
+    """``{row: {metric: std}}`` of the rows of ``table`` that were run over several seeds (for the tables)."""
+    return {name: {k[:-4]: v for k, v in row.items() if k.endswith("_std")} for name, row in table.items()
+            if row.get("n_seeds", 1) > 1}
+
+
+def summarise_seeds(runs: list[dict]) -> dict:
+    """Mean and std over seeds of each metric of ``runs`` (one metrics dict per seed), and their number."""
+    keys = [k for k in METRICS if k in runs[0]]
+    row = {k: float(np.mean([r[k] for r in runs])) for k in keys}
+    row.update({f"{k}_std": float(np.std([r[k] for r in runs])) for k in keys})
+    return dict(row, n_seeds=len(runs))
 
 
 # =========================================================================== which data

@@ -135,3 +135,56 @@ def test_full_profile_is_section_5_1():
     assert full["seeds"] == [7, 8, 9] and ci["seeds"] == [7]
     assert full["table2_rows"] == list(PAPER_TABLE2) and set(ci["table2_rows"]) <= set(PAPER_TABLE2)
     assert set(full) == set(ci), "both profiles must set the same names (overrides apply to either)"
+
+
+@pytest.fixture(scope="module")
+def tiny_experiment(tmp_path_factory):
+    """The experiment on 16 doodle-world shoe pairs (4 for validation), the Sketch-a-Net inputs at 40 px."""
+    import os
+
+    from sbir_lib.data import doodleworld as dw
+    from sbir_lib.papers.sketch_me_that_shoe import Experiment
+
+    old = os.environ.get("SBIR_DATA")
+    os.environ["SBIR_DATA"] = str(tmp_path_factory.mktemp("cache"))
+    try:
+        train, test = (dw.make_split("fine_grained", part, category="shoe", seed=0, progress=False).paired()
+                       for part in ("train", "test"))
+    finally:
+        if old is None:
+            os.environ.pop("SBIR_DATA")
+        else:
+            os.environ["SBIR_DATA"] = old
+    config = dict(profiles(0)["ci"], max_pairs=16, n_val=4, size=40, stored=44, bb_size=64, bb_steps=2,
+                  bb_eval_every=1, bb_batch=4, step4_steps=2, eval_every=1, batch=4)
+    return Experiment(train, test, config, seed=0)
+
+
+def test_experiment_carves_validation_and_keeps_pairs_consistent(tiny_experiment):
+    exp = tiny_experiment
+    assert len(exp.val_idx) == 4 and len(exp.fit_idx) == 12 and not set(exp.val_idx) & set(exp.fit_idx)
+    assert exp.train_sk.shape == (16, 44, 44) and exp.test_sk.shape == (16, 44, 44)
+    t = exp.fit_triplets
+    assert t[:, 0].max() < 12 and t[:, 1:].max() < 12                 # renumbered within the fit split
+    own = t[t[:, 0] == t[:, 1]]
+    assert len(own) >= 12 * 10       # its own photo before 10 random others (plus annotated pairs naming it)
+    with pytest.raises(KeyError, match="unknown Table 2 row 'Step 5'"):
+        exp.table2_row("Step 5", 0)
+
+
+def test_the_imagenet_backbone_family_trains_on_cached_features(tiny_experiment):
+    exp = tiny_experiment
+    summary = exp.prepare_backbone()
+    assert "efficientnet_lite0 at 64 px: blocks 0-10 frozen" in summary
+    feats = exp.inputs("lite0")
+    assert feats.fit_sk.variants == 4 and len(feats.fit_sk) == 12 and len(feats.test_ph) == 16
+    net, hist = exp.step4(exp.lite0_branch(0), 0, family="lite0")
+    assert len(hist.losses) == 2 and hist.best_step in (1, 2)
+    metrics = exp.test_metrics(net, "lite0")
+    assert set(metrics) == {"acc@1", "acc@10", "pct_correct"}
+    row = exp.table2(["Step 4 only"], [0, 1], family="lite0")["Step 4 only"]
+    assert row["n_seeds"] == 2 and 0 <= row["acc@1"] <= row["acc@10"] <= 1
+    with pytest.raises(ValueError, match="not a row of the ImageNet-backbone family"):
+        exp.table2_row("Step 2 + 4, with data aug", 0, family="lite0")
+    image, photos, titles = exp.search(net, np.array([[10.0, 10.0, 0.0], [30.0, 5.0, 1.0]]), k=3, family="lite0")
+    assert image.shape == (64, 64) and len(photos) == 3 and titles[0].startswith("photo ")

@@ -1,0 +1,49 @@
+"""A ranking branch on top of a pretrained EfficientNet-Lite0: its upper blocks, fine-tuned, then an
+embedding layer.
+
+The lower blocks (``0 .. start - 1``) stay frozen and run once per image, outside the branch (their
+output is cached: :class:`sbir_lib.train.CachedFeatures`); the branch holds copies of blocks
+``start .. 15`` and the 1x1 head convolution, global average pooling, and a linear layer to
+``embedding_dim``, L2-normalised like Sketch-a-Net's fc7. Batch-norm statistics stay those learnt on
+ImageNet (the layers are kept in eval mode even in training): batches of a few dozen sketches would
+otherwise overwrite them.
+
+Input ``(B, C, h, w)`` lower-block features; output ``(B, embedding_dim)`` with unit norm.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+__all__ = ["Lite0Branch"]
+
+
+class Lite0Branch(nn.Module):
+    """Blocks ``start..`` of a :class:`~sbir_lib.backbones.Lite0Encoder` (copied) + head conv + linear -> L2."""
+
+    def __init__(self, encoder, start: int, embedding_dim: int = 256):
+        super().__init__()
+        if not 0 < start <= len(encoder.blocks):
+            raise ValueError(f"start must be in 1..{len(encoder.blocks)}, got {start}")
+        self.start = int(start)
+        self.blocks = copy.deepcopy(encoder.blocks[start:])
+        self.head = copy.deepcopy(nn.Sequential(encoder.head[0], encoder.head[1]))   # conv_head, bn2 (+ activation)
+        self.embedding = nn.Linear(encoder.out_dim, embedding_dim)
+        for p in self.parameters():
+            p.requires_grad_(True)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for m in self.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+        return self
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            h = block(h)
+        return F.normalize(self.embedding(self.head(h).mean((2, 3))), dim=1)
