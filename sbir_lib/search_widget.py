@@ -86,16 +86,19 @@ class SketchSearch(ipywidgets.VBox):
         return self._n_searches
 
     def refresh(self):
-        """Search with the pad's current query and show the results; returns the (closed) Figure."""
-        from IPython.display import display
+        """Search with the pad's current query and show the results; returns the (closed) Figure.
 
+        The results replace the output area's state directly rather than being displayed inside
+        ``with output:``: under nbclient (papermill, Jupyter Book) output captured by a widget makes
+        the client reply to the kernel on the channel it is reading, which can hang the run
+        (jupyter/nbclient#312)."""
         fig = self._results_figure(self._search(self._pad.query()))
         self._n_searches += 1
         try:
             self._results_png = _png_of(fig)
-            with self._output:
-                self._output.clear_output(wait=True)
-                display(fig)
+            png = base64.b64encode(self._results_png).decode("ascii")
+            self._output.outputs = ({"output_type": "display_data", "metadata": {},
+                                     "data": {"image/png": png, "text/plain": "search results"}},)
         finally:
             # closed: matplotlib's inline backend would otherwise show it again at the end of the cell
             import matplotlib.pyplot as plt

@@ -141,3 +141,17 @@ def test_a_failing_search_on_a_stroke_does_not_break_the_pad(caplog):
     drag(widget.pad, [(10, 10), (20, 20)])  # the error is reported (outside IPython: logged), not raised
     assert len(calls) == 2 and len(widget.pad.polylines) == 1
     assert "index not built" in caplog.text
+
+
+def test_results_replace_the_output_area_without_capturing_output():
+    """The results go into the Output widget's state (no ``with output:`` capture, which can hang nbclient)."""
+    import base64
+
+    from sbir_lib.search_widget import SketchSearch
+
+    widget = SketchSearch(lambda q: (np.zeros((8, 8)), [np.ones((8, 8))] * 3, ["a", "b", "c"]), example="house", k=2)
+    (out,) = widget.output.outputs
+    assert out["output_type"] == "display_data"
+    assert base64.b64decode(out["data"]["image/png"]) == widget.results_png
+    widget.refresh()
+    assert len(widget.output.outputs) == 1 and widget.n_searches == 2
