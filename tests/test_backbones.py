@@ -143,3 +143,16 @@ def test_lite0_branch_continues_the_encoder_and_keeps_imagenet_batch_norm(lite0,
     assert branch.blocks[0].conv_pw.weight.grad is not None and enc.blocks[11].conv_pw.weight.grad is None
     with pytest.raises(ValueError, match="start must be in 1..16, got 0"):
         Lite0Branch(enc, 0)
+
+
+def test_lite0_branch_grid_pooling_keeps_the_layout(lite0, chelsea):
+    from sbir_lib.models import Lite0Branch
+
+    enc = Lite0Encoder(lite0)
+    branch = Lite0Branch(enc, 11, embedding_dim=8, pool=2)
+    assert branch.embedding.in_features == 1280 * 4
+    with torch.no_grad():
+        z = branch(enc(imagenet_input(chelsea), 0, 11))
+    assert z.shape == (1, 8) and torch.allclose(z.norm(dim=1), torch.ones(1))
+    with pytest.raises(ValueError, match="pool must be >= 1, got 0"):
+        Lite0Branch(enc, 11, pool=0)

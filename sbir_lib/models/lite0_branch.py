@@ -3,8 +3,9 @@ embedding layer.
 
 The lower blocks (``0 .. start - 1``) stay frozen and run once per image, outside the branch (their
 output is cached: :class:`sbir_lib.train.CachedFeatures`); the branch holds copies of blocks
-``start .. 15`` and the 1x1 head convolution, global average pooling, and a linear layer to
-``embedding_dim``, L2-normalised like Sketch-a-Net's fc7. Batch-norm statistics stay those learnt on
+``start .. 15`` and the 1x1 head convolution, average pooling to a ``pool`` x ``pool`` grid (1: global;
+a grid keeps the layout that tells two shoes apart), and a linear layer to ``embedding_dim``,
+L2-normalised like Sketch-a-Net's fc7. Batch-norm statistics stay those learnt on
 ImageNet (the layers are kept in eval mode even in training): batches of a few dozen sketches would
 otherwise overwrite them.
 
@@ -25,14 +26,16 @@ __all__ = ["Lite0Branch"]
 class Lite0Branch(nn.Module):
     """Blocks ``start..`` of a :class:`~sbir_lib.backbones.Lite0Encoder` (copied) + head conv + linear -> L2."""
 
-    def __init__(self, encoder, start: int, embedding_dim: int = 256):
+    def __init__(self, encoder, start: int, embedding_dim: int = 256, pool: int = 1):
         super().__init__()
         if not 0 < start <= len(encoder.blocks):
             raise ValueError(f"start must be in 1..{len(encoder.blocks)}, got {start}")
-        self.start = int(start)
+        if pool < 1:
+            raise ValueError(f"pool must be >= 1, got {pool}")
+        self.start, self.pool = int(start), int(pool)
         self.blocks = copy.deepcopy(encoder.blocks[start:])
         self.head = copy.deepcopy(nn.Sequential(encoder.head[0], encoder.head[1]))   # conv_head, bn2 (+ activation)
-        self.embedding = nn.Linear(encoder.out_dim, embedding_dim)
+        self.embedding = nn.Linear(encoder.out_dim * pool * pool, embedding_dim)
         for p in self.parameters():
             p.requires_grad_(True)
 
@@ -46,4 +49,4 @@ class Lite0Branch(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
             h = block(h)
-        return F.normalize(self.embedding(self.head(h).mean((2, 3))), dim=1)
+        return F.normalize(self.embedding(F.adaptive_avg_pool2d(self.head(h), self.pool).flatten(1)), dim=1)

@@ -106,7 +106,10 @@ def profiles(seed: int = 0) -> dict[str, dict]:
                   # 5e-4 suits weights trained from scratch, on pretrained ones it pulls them towards zero);
                   # augmentation: the original and one MLS-deformed sketch per removal level (10/30/50 %)
                   backbone="efficientnet_lite0", bb_thicken=1, bb_lr=1e-4, bb_weight_decay=1e-5,
-                  bb_variants=[0, 2, 6, 10])
+                  bb_variants=[0, 2, 6, 10], bb_pool=1,
+                  # validation gallery: "all" training photos (250 of them seen in step 4), or each validation
+                  # sketch's "own" photos only (none seen in training)
+                  val_photos="all")
     return {
         "ci": dict(common, size=80, stored=90, thicken=2, width=0.5, fc6_dim=256, embedding_dim=128, batch_norm=True,
                    dropout=0.2, optimizer="adam", lr=1e-3, batch=32, margin=0.3, sketch_classes=100,
@@ -542,7 +545,9 @@ class Experiment:
         fit, val = (train.subset(i, restrict_photos=True) for i in (self.fit_idx, self.val_idx))
         self.train_sketch_ink, self.train_photo_ink = ink_images(train)
         self.test_sketch_ink, self.test_photo_ink = ink_images(self.test)
-        self.val_gallery = np.concatenate([self.val_idx, self.fit_idx])
+        if cfg["val_photos"] not in ("all", "own"):
+            raise ValueError(f"val_photos must be 'all' or 'own', got {cfg['val_photos']!r}")
+        self.val_gallery = np.concatenate([self.val_idx, self.fit_idx]) if cfg["val_photos"] == "all" else self.val_idx
         self.val_triplets = triplets_from_pairs(val.triplets)
         self.test_triplets = triplets_from_pairs(self.test.triplets)
         self.fit_triplets = fine_grained_triplets(fit.triplets, len(self.fit_idx), seed=self.seed,
@@ -877,7 +882,8 @@ class Experiment:
         """A new branch on the ImageNet (or random) encoder; the embedding layer is initialised with ``seed``."""
         torch.manual_seed(seed)
         encoder = self.encoders["lite0" if pretrained else "lite0-random"]
-        return Lite0Branch(encoder, self.config["bb_start"], self.config["embedding_dim"]).to(self.device)
+        return Lite0Branch(encoder, self.config["bb_start"], self.config["embedding_dim"],
+                           pool=self.config["bb_pool"]).to(self.device)
 
     # ----------------------------------------------------------------- Table 2 (Sec. 5.3)
     def table2_row(self, name: str, seed: int, *, full_model=None, family: str = "sketchanet") -> dict[str, float]:

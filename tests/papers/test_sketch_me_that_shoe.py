@@ -188,3 +188,14 @@ def test_the_imagenet_backbone_family_trains_on_cached_features(tiny_experiment)
         exp.table2_row("Step 2 + 4, with data aug", 0, family="lite0")
     image, photos, titles = exp.search(net, np.array([[10.0, 10.0, 0.0], [30.0, 5.0, 1.0]]), k=3, family="lite0")
     assert image.shape == (64, 64) and len(photos) == 3 and titles[0].startswith("photo ")
+
+
+def test_validation_can_rank_against_the_sketches_own_photos_only(tiny_experiment):
+    from sbir_lib.papers.sketch_me_that_shoe import Experiment
+
+    exp = tiny_experiment
+    own = Experiment(exp.train, exp.test, dict(exp.config, val_photos="own"), seed=0)
+    assert list(exp.val_gallery) == list(exp.val_idx) + list(exp.fit_idx)       # all training photos
+    assert list(own.val_gallery) == list(own.val_idx) and len(own.val_ph_pool) == 4
+    with pytest.raises(ValueError, match="val_photos must be 'all' or 'own', got 'some'"):
+        Experiment(exp.train, exp.test, dict(exp.config, val_photos="some"), seed=0)
