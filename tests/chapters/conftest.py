@@ -82,3 +82,16 @@ def cuda():
         pytest.skip("torch is not installed")
     if not torch.cuda.is_available():
         pytest.skip("the full profile needs a CUDA GPU (runs on the GPU runners only)")
+
+
+@pytest.fixture
+def run_full_on_gpu(run_chapter, cuda):
+    """``run_full_on_gpu(chapter_id) -> results``: the chapter's full profile, checked to have run on CUDA
+    (skipped, with the reason, without a GPU)."""
+
+    def run(chapter_id: str) -> dict:
+        results, _ = run_chapter(chapter_id, "full")
+        assert results["environment"]["device"].startswith("cuda")
+        return results
+
+    return run

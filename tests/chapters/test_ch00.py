@@ -31,7 +31,5 @@ def test_full_profile_code_runs_cut_down_on_cpu(run_chapter):
 
 
 @pytest.mark.gpu
-def test_full_profile(run_chapter, cuda):
-    results, _ = run_chapter("ch00", "full")
-    assert results["environment"]["device"].startswith("cuda")
-    check(results)
+def test_full_profile(run_full_on_gpu):
+    check(run_full_on_gpu("ch00"))

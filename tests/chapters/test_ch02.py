@@ -71,8 +71,7 @@ def test_full_profile_code_runs_cut_down_offline_on_the_doodle_world(run_chapter
 
 
 @pytest.mark.gpu
-def test_full_profile(run_chapter, cuda, shared_data):
-    results, _ = run_chapter("ch02", "full")
-    assert results["environment"]["device"].startswith("cuda")
+def test_full_profile(run_full_on_gpu, shared_data):
+    results = run_full_on_gpu("ch02")
     check_structure(results)
     check_claims(results)
