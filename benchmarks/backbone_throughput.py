@@ -2,7 +2,8 @@
 
 Times triplet-loss training steps (forward, backward, Adam) of batch 32 triplets (96 images) for:
 * ``sketchanet`` -- Chapter 2's ci Sketch-a-Net (80 px crops, half width, batch norm), from images;
-* ``lite0_cached`` -- EfficientNet-Lite0 blocks 11-15 + head + embedding, on cached block-10 features (128 px);
+* ``lite0_cached`` -- Chapter 2's ci Lite0 branch: blocks 8-10 fine-tuned on cached block-7 features
+  (128 px), their map 4 x 4 average-pooled as the embedding (the profile's ``bb_*`` settings);
 * ``lite0_images`` -- the same branch with the frozen lower blocks run on the images each step.
 Last line: ``sketchanet_img_per_s=... lite0_cached_img_per_s=... lite0_images_img_per_s=...
 ratio_cached_vs_sketchanet=...`` (images per second of training; the ratio > 1 means the Lite0 branch is faster).
@@ -18,8 +19,11 @@ import torch
 from sbir_lib.backbones import Lite0Encoder, build_backbone, imagenet_input
 from sbir_lib.losses import triplet_ranking_loss
 from sbir_lib.models import Lite0Branch, SketchANet, siamese, sketchanet_config
+from sbir_lib.papers.sketch_me_that_shoe import profiles
 
-BATCH, STEPS, START = 32, 5, 11
+BATCH, STEPS = 32, 5
+CI = profiles(0)["ci"]
+START, STOP, POOL = CI["bb_start"], CI["bb_stop"], CI["bb_pool"]
 
 
 def images_per_second(net, make_batch, steps: int = STEPS) -> float:
@@ -52,7 +56,7 @@ def main() -> None:
     class FromImages(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.branch = Lite0Branch(encoder, START)
+            self.branch = Lite0Branch(encoder, START, None, pool=POOL, stop=STOP)
 
         def forward(self, x):
             with torch.no_grad():
@@ -60,7 +64,8 @@ def main() -> None:
             return self.branch(h)
 
     rates = {"sketchanet": images_per_second(sketchanet, lambda: sk80),
-             "lite0_cached": images_per_second(siamese(Lite0Branch(encoder, START)), lambda: cached),
+             "lite0_cached": images_per_second(siamese(Lite0Branch(encoder, START, None, pool=POOL, stop=STOP)),
+                                               lambda: cached),
              "lite0_images": images_per_second(siamese(FromImages()), lambda: images)}
     print(" ".join(f"{k}_img_per_s={v:.1f}" for k, v in rates.items())
           + f" ratio_cached_vs_sketchanet={rates['lite0_cached'] / rates['sketchanet']:.3f}")

@@ -365,34 +365,41 @@ def triplet_accuracy(distances, triplets, *, similarity: bool = False) -> float:
     return float(np.mean((d_a < d_b) + 0.5 * (d_a == d_b)))
 
 
-def ranking_metrics_from_distances(distances, triplets=None, ks=(1, 10)) -> dict[str, float]:
-    """acc@K and % correctly ranked triplets from a ``(S, P >= S)`` sketch-to-photo distance matrix.
+def ranking_metrics_from_distances(distances, triplets=None, ks=(1, 10), targets=None) -> dict[str, float]:
+    """acc@K and % correctly ranked triplets from a ``(S, P)`` sketch-to-photo distance matrix.
 
-    The true match of sketch ``i`` is photo ``i`` (pessimistic ties); ``triplets``: ``(T, 3)`` rows
-    ``(sketch, a, b)`` (photo a judged closer); omitted -> no ``pct_correct``. Returns
-    ``{"acc@K": fraction, ..., "pct_correct": fraction}``; a K larger than P is left out.
+    The true match of sketch ``i`` is photo ``targets[i]`` (default: photo ``i``, which needs
+    ``P >= S``; several sketches may share a photo, as in QMUL-ChairV2); ties count against us.
+    ``triplets``: ``(T, 3)`` rows ``(sketch, a, b)`` (photo a judged closer); omitted -> no
+    ``pct_correct``. Returns ``{"acc@K": fraction, ..., "pct_correct": fraction}``; a K larger than P is
+    left out.
     """
     d = np.asarray(distances, np.float64)
-    if d.ndim != 2 or d.shape[0] > d.shape[1]:
-        raise ValueError(f"need an (S, P >= S) distance matrix, got shape {d.shape}")
+    if d.ndim != 2 or (targets is None and d.shape[0] > d.shape[1]):
+        raise ValueError(f"need an (S, P >= S) distance matrix, got shape {d.shape}"
+                         + ("" if d.ndim != 2 else " (or the targets of the sketches)"))
+    targets = np.arange(len(d)) if targets is None else np.asarray(targets, np.int64)
+    if targets.shape != (len(d),) or (len(d) and (targets.min() < 0 or targets.max() >= d.shape[1])):
+        raise ValueError(f"targets must be {len(d)} photo indices in 0..{d.shape[1] - 1}")
     ks = tuple(k for k in ks if k <= d.shape[1])
-    out = {f"acc@{k}": v for k, v in accuracy_at_k(d, np.arange(len(d)), ks=ks).items()}
+    out = {f"acc@{k}": v for k, v in accuracy_at_k(d, targets, ks=ks).items()}
     if triplets is not None:
         out["pct_correct"] = triplet_accuracy(d, triplets)
     return out
 
 
-def ranking_metrics_from_embeddings(sketch_emb, photo_emb, triplets=None, ks=(1, 10)) -> dict[str, float]:
+def ranking_metrics_from_embeddings(sketch_emb, photo_emb, triplets=None, ks=(1, 10), targets=None) -> dict[str, float]:
     """:func:`ranking_metrics_from_distances` of embeddings under the squared Euclidean distance
     (Eq. 2 of Sketch Me That Shoe).
 
-    ``sketch_emb (S, d)``, ``photo_emb (P >= S, d)``: the true match of sketch i is photo i.
+    ``sketch_emb (S, d)``, ``photo_emb (P, d)``: the true match of sketch i is photo ``targets[i]``
+    (default i, with ``P >= S``).
     """
     s, p = np.asarray(sketch_emb, np.float64), np.asarray(photo_emb, np.float64)
-    if s.ndim != 2 or p.ndim != 2 or s.shape[1] != p.shape[1] or len(s) > len(p):
+    if s.ndim != 2 or p.ndim != 2 or s.shape[1] != p.shape[1] or (targets is None and len(s) > len(p)):
         raise ValueError(f"need (S, d) sketch and (P >= S, d) photo embeddings, got {s.shape} and {p.shape}")
     d = (s ** 2).sum(1)[:, None] - 2 * s @ p.T + (p ** 2).sum(1)[None, :]
-    return ranking_metrics_from_distances(d, triplets, ks)
+    return ranking_metrics_from_distances(d, triplets, ks, targets)
 
 
 def livesketch_class_level_map(distances, query_labels, gallery_labels, *, similarity: bool = False) -> float:

@@ -156,3 +156,22 @@ def test_lite0_branch_grid_pooling_keeps_the_layout(lite0, chelsea):
     assert z.shape == (1, 8) and torch.allclose(z.norm(dim=1), torch.ones(1))
     with pytest.raises(ValueError, match="pool must be >= 1, got 0"):
         Lite0Branch(enc, 11, pool=0)
+
+
+def test_lite0_branch_without_a_new_layer_starts_from_the_imagenet_map(lite0, chelsea):
+    from sbir_lib.models import Lite0Branch
+
+    enc = Lite0Encoder(lite0)
+    branch = Lite0Branch(enc, 8, embedding_dim=None, pool=4, stop=11)
+    assert branch.out_dim == 112 * 16 and isinstance(branch.head, torch.nn.Identity)
+    x = torch.nn.functional.interpolate(imagenet_input(chelsea), size=(128, 128))   # block-10 map: 8 x 8
+    with torch.no_grad():
+        z = branch(enc(x, 0, 8))
+        # by hand: the encoder's block-10 map, averaged over a 4 x 4 grid of cells, flattened channel-major
+        m = enc(x, 0, 11)[0]
+        cells = m.reshape(112, 4, 2, 4, 2).mean(dim=(2, 4)).reshape(-1)
+    assert torch.allclose(z[0], cells / cells.norm(), atol=1e-5)
+    with pytest.raises(ValueError, match="stop must be in 1..16 or None, got 17"):
+        Lite0Branch(enc, 8, stop=17)
+    with pytest.raises(ValueError, match="start must be in 1..11, got 12"):
+        Lite0Branch(enc, 12, stop=11)

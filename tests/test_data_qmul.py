@@ -258,3 +258,23 @@ def test_v2_real_chairs(shared_data):
     assert points.min() >= 0 and points.max() <= 256 and set(np.unique(train.sketches[0][:, 2])) <= {0.0, 1.0}
     # the three sketches keyed by an annotator id instead of a number follow the numbered one
     assert [k for k in test.meta["sketch_names"] if "sdich070-laque-rouge" in k][0] == "/test/sdich070-laque-rouge_1"
+
+
+def test_qmul_v2_root_looks_in_mirrors_then_the_cache(tmp_path, monkeypatch):
+    from sbir_lib.data.qmul import qmul_v2_root
+
+    mirror, cache = tmp_path / "mirror", tmp_path / "cache"
+    monkeypatch.setenv("SBIR_DATA_MIRROR", str(mirror))
+    monkeypatch.setenv("SBIR_DATA", str(cache))
+    mirror.mkdir()
+    with pytest.raises(DataError, match=r"QMUL-ChairV2 not found \(looked for ChairV2_Coordinate in .*"
+                                        r"unzip it to .*cache/qmul_v2/ChairV2"):
+        qmul_v2_root("chair")
+    (cache / "qmul_v2" / "ChairV2").mkdir(parents=True)
+    (cache / "qmul_v2" / "ChairV2" / "ChairV2_Coordinate").write_bytes(b"")
+    assert qmul_v2_root("chair") == cache / "qmul_v2" / "ChairV2"
+    (mirror / "qmul_chairv2").mkdir()
+    (mirror / "qmul_chairv2" / "ChairV2_Coordinate").write_bytes(b"")
+    assert qmul_v2_root("chair") == mirror / "qmul_chairv2"          # a mirror comes first
+    with pytest.raises(DataError, match="unknown QMUL V2 category 'bag'"):
+        qmul_v2_root("bag")

@@ -120,6 +120,13 @@ def test_ranking_metrics_from_distances_on_a_hand_made_matrix():
         metrics.ranking_metrics_from_distances(d.T)
     with pytest.raises(ValueError, match=r"need an \(S, P >= S\) distance matrix, got shape \(3,\)"):
         metrics.ranking_metrics_from_distances(np.zeros(3))
+    # several sketches of one photo (ChairV2): 3 sketches, 2 photos, targets say which photo each shows
+    d3 = np.array([[0.1, 0.3], [0.6, 0.2], [0.4, 0.5]])
+    # sketch 0 -> photo 0 rank 1; sketch 1 -> photo 0 rank 2; sketch 2 -> photo 0 rank 1
+    assert metrics.ranking_metrics_from_distances(d3, ks=(1, 2), targets=[0, 0, 0]) == {"acc@1": 2 / 3, "acc@2": 1.0}
+    assert metrics.ranking_metrics_from_distances(d3, ks=(1,), targets=[0, 1, 1]) == {"acc@1": 2 / 3}
+    with pytest.raises(ValueError, match=r"targets must be 3 photo indices in 0..1"):
+        metrics.ranking_metrics_from_distances(d3, targets=[0, 2, 1])
 
 
 def test_ranking_metrics_from_embeddings_uses_squared_euclidean():

@@ -220,6 +220,29 @@ def _v2_photo_file(root: Path, split: str, name: str) -> Path:
                     f"{' and '.join(f.name + '/' for f in folders)})")
 
 
+def qmul_v2_root(category: str = "chair") -> Path:
+    """The folder holding QMUL-ChairV2 / ShoeV2 (its ``<Name>_Coordinate`` pickle): in a mirror
+    (``qmul_<name>/`` or ``qmul_v2/<Name>/``) or the cache (``qmul_v2/<Name>/``, where a manual download
+    goes: the release is on Google Drive only).
+
+    Raises:
+        DataError: unknown category, or no folder with the pickle (saying where to put the download).
+    """
+    from .paths import cache_dir, mirror_dirs
+
+    if category not in V2_CATEGORIES:
+        raise DataError(f"unknown QMUL V2 category {category!r}; expected one of {tuple(V2_CATEGORIES)}")
+    release = V2_CATEGORIES[category]
+    candidates = [m / f"qmul_{release.lower()}" for m in mirror_dirs()] + [m / "qmul_v2" / release for m in mirror_dirs()]
+    candidates.append(cache_dir() / "qmul_v2" / release)
+    for folder in candidates:
+        if (folder / f"{release}_Coordinate").is_file():
+            return folder
+    raise DataError(f"QMUL-{release} not found (looked for {release}_Coordinate in {[str(c) for c in candidates]}); "
+                    f"download it from https://sketchx.eecs.qmul.ac.uk/downloads/ (Google Drive) and unzip it to "
+                    f"{candidates[-1]}")
+
+
 def load_qmul_v2(root: str | os.PathLike, category: str = "chair", split: str = "train", *,
                  image_size: int = 256) -> PairedSplit:
     """Load one split of QMUL-ChairV2 / ShoeV2 as a :class:`~sbir_lib.data.paired.PairedSplit`.

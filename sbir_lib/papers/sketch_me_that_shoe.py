@@ -79,6 +79,12 @@ PAPER_TABLE2 = {"Step 4 only": (27.83, 78.26), "Step 2 + 4, no data aug": (33.04
 METRICS = ("acc@1", "acc@10", "pct_correct")
 
 
+def format_metrics(row: dict) -> str:
+    """``"acc@1=0.452 acc@10=0.887 %corr=0.707"`` -- the metrics a row has (no % correct without annotations)."""
+    names = {"acc@1": "acc@1", "acc@10": "acc@10", "pct_correct": "%corr"}
+    return " ".join(f"{names[m]}={row[m]:.3f}" for m in METRICS if m in row)
+
+
 def paper_fractions(table: dict) -> dict[str, dict[str, float]]:
     """A paper table ``{row: (% values)}`` as ``{row: {metric: fraction}}``, the form of our results."""
     return {row: {m: v / 100.0 for m, v in zip(METRICS, values)} for row, values in table.items()}
@@ -96,28 +102,32 @@ def profiles(seed: int = 0) -> dict[str, dict]:
     learning rate 0.001, batch 128, margin gamma = 2, 40,000 step-4 iterations, every Table 2 row,
     three seeds. ``ci`` is a CPU-sized Sketch-a-Net: 80 x 80 crops of 90 x 90 images (lines
     thickened so that they survive the down-scaling), half the channels, batch norm, Adam, a few
-    dozen to a few hundred steps per stage, three Table 2 rows, one seed. ``max_pairs`` (None: all)
+    dozen to a few hundred steps per stage, one seed, Table 2's ablations on the ImageNet family only. ``max_pairs`` (None: all)
     cuts each split down to its first pairs, for quick checks of the code path.
     """
     common = dict(n_val=54, deformations=3, photo_classes=None, true_match_negatives=10, weight_decay=5e-4,
                   bow_words=500, hog_cell=8, svm_priors=[0.0, 1000.0], max_pairs=None,
-                  # the ImageNet-backbone family (our substitute for steps 1-3): EfficientNet-Lite0, the lower
-                  # blocks frozen and cached, the upper ones fine-tuned with Adam; its own L2 weight (the paper's
-                  # 5e-4 suits weights trained from scratch, on pretrained ones it pulls them towards zero);
-                  # augmentation: the original and one MLS-deformed sketch per removal level (10/30/50 %)
-                  backbone="efficientnet_lite0", bb_thicken=1, bb_lr=1e-4, bb_weight_decay=1e-5,
-                  bb_variants=[0, 2, 6, 10], bb_pool=1,
-                  # validation gallery: "all" training photos (250 of them seen in step 4), or each validation
-                  # sketch's "own" photos only (none seen in training)
-                  val_photos="all")
+                  # the ImageNet-backbone family (our substitute for steps 1-3): EfficientNet-Lite0, blocks
+                  # < bb_start frozen and cached, blocks bb_start..bb_stop-1 fine-tuned with Adam, their map
+                  # average-pooled to a bb_pool x bb_pool grid (the layout tells two shoes apart) and used as
+                  # the embedding (no new layer: training starts from the ImageNet features); its own L2
+                  # weight (the paper's 5e-4 suits weights trained from scratch, on pretrained ones it pulls
+                  # them towards zero); augmentation: the original and one MLS-deformed sketch per removal
+                  # level (10/30/50 %)
+                  backbone="efficientnet_lite0", bb_thicken=1, bb_lr=3e-4, bb_weight_decay=1e-5,
+                  bb_variants=[0, 2, 6, 10], bb_stop=11, bb_pool=4, bb_embedding_dim=None,
+                  # validation gallery: each validation sketch's "own" photos (none seen in training), or "all"
+                  # training photos (250 of them seen in step 4: a biased choice of the best step)
+                  val_photos="own")
     return {
         "ci": dict(common, size=80, stored=90, thicken=2, width=0.5, fc6_dim=256, embedding_dim=128, batch_norm=True,
-                   dropout=0.2, optimizer="adam", lr=1e-3, batch=32, margin=0.3, sketch_classes=100,
-                   photos_per_class=12, sketches_per_class=25, pre_batch=64, step1_steps=60, step2_steps=200,
-                   step3_steps=40, step4_steps=300, eval_every=50, patience=3, reuse_pretraining=True,
-                   table2_rows=["Step 4 only", "Pairwise alternative", "Our full model"], seeds=[seed],
+                   dropout=0.2, optimizer="adam", lr=1e-3, batch=16, margin=0.3, sketch_classes=100,
+                   photos_per_class=8, sketches_per_class=6, pre_batch=32, step1_steps=30, step2_steps=80,
+                   step3_steps=20, step4_steps=100, eval_every=25, patience=3, reuse_pretraining=True,
+                   # Table 2's ablations run on the ImageNet family in ci (bb_table2_rows): the 5-minute budget
+                   table2_rows=["Our full model"], seeds=[seed],
                    svm_alphas=[1e-2, 1e-1],
-                   bb_size=128, bb_start=11, bb_steps=60, bb_batch=32, bb_eval_every=10, bb_patience=3,
+                   bb_size=128, bb_start=8, bb_steps=100, bb_batch=8, bb_eval_every=20, bb_patience=None,
                    bb_seeds=[seed, seed + 1, seed + 2], bb_ablation_seeds=[seed],
                    bb_table2_rows=["Step 4 only", "Step 1-4, no data aug", "Pairwise alternative",
                                    "Hetero. image triplets"]),
@@ -267,35 +277,38 @@ def augment_12x(sketch, rng: np.random.Generator, *, fractions=REMOVAL_FRACTIONS
 
 
 def fine_grained_triplets(pairs_per_sketch, n_photos: int, *, true_match_negatives: int = 0,
-                          seed: int = 0) -> np.ndarray:
+                          seed: int = 0, own=None) -> np.ndarray:
     """Step 4's ``(T, 3) int64`` training triplets ``(sketch, closer photo, farther photo)``.
 
     The annotated pairs of each sketch (``pairs_per_sketch[i]``: ``(K, 2)`` photo pairs, the first judged
-    closer), plus ``true_match_negatives`` triplets per sketch ``(i, i, j)``: its own photo ``i`` (sketch
-    ``i`` was drawn from photo ``i``) before a random other photo ``j``.
+    closer), plus ``true_match_negatives`` triplets per sketch ``(i, own[i], j)``: its own photo (default
+    photo ``i``; ``own``: ``(N,)`` the photo each sketch was drawn from) before a random other photo ``j``.
     """
     rows = []
     rng = np.random.default_rng(seed)
+    own = np.arange(len(pairs_per_sketch)) if own is None else np.asarray(own, np.int64)
     for i, pairs in enumerate(pairs_per_sketch):
         arr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         if arr.size and (arr.min() < 0 or arr.max() >= n_photos):
             raise ValueError(f"pairs of sketch {i} index photos outside 0..{n_photos - 1}")
         rows.append(np.column_stack([np.full(len(arr), i), arr]))
         if true_match_negatives:
-            if i >= n_photos:
+            if not 0 <= own[i] < n_photos:
                 raise ValueError(f"sketch {i} has no own photo among {n_photos} photos")
-            others = np.delete(np.arange(n_photos), i)
+            others = np.delete(np.arange(n_photos), own[i])
             neg = rng.choice(others, min(true_match_negatives, len(others)), replace=False)
-            rows.append(np.column_stack([np.full(len(neg), i), np.full(len(neg), i), neg]))
+            rows.append(np.column_stack([np.full(len(neg), i), np.full(len(neg), own[i]), neg]))
     out = np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 3), np.int64)
     if len(out) == 0:
         raise ValueError("no training triplets: no annotated pairs and true_match_negatives=0")
     return out
 
 
-def _in_batch_loss(rows: np.ndarray, fs, fp, fn, margin: float):
-    """Mean Eq. 2 loss of (sketch i, own photo i, every other photo of the batch) triplets."""
-    own = np.flatnonzero(rows[:, 0] == rows[:, 1])
+def _in_batch_loss(rows: np.ndarray, fs, fp, fn, margin: float, own_photo=None):
+    """Mean Eq. 2 loss of (sketch, its own photo, every other photo of the batch) triplets; ``own_photo``
+    ``(N,)``: the photo each sketch was drawn from (default: photo i for sketch i)."""
+    mine = rows[:, 0] if own_photo is None else np.asarray(own_photo)[rows[:, 0]]
+    own = np.flatnonzero(mine == rows[:, 1])
     if len(own) == 0:
         return fs.sum() * 0.0
     photos = torch.cat([fp, fn])
@@ -303,7 +316,7 @@ def _in_batch_loss(rows: np.ndarray, fs, fp, fn, margin: float):
     anchors = fs[own]
     d = torch.cdist(anchors, photos) ** 2
     d_pos = ((anchors - fp[own]) ** 2).sum(1, keepdim=True)
-    valid = ids[None, :] != torch.as_tensor(rows[own, 0], device=fs.device)[:, None]
+    valid = ids[None, :] != torch.as_tensor(mine[own], device=fs.device)[:, None]
     losses = F.relu(margin + d_pos - d)[valid]
     return losses.mean() if losses.numel() else fs.sum() * 0.0
 
@@ -322,13 +335,14 @@ def train_triplets(net, sketch_pool: AugmentedImages, photo_pool: AugmentedImage
                    batch_size: int = 64, margin: float = 2.0, lr: float = 1e-3, weight_decay: float = 5e-4,
                    augment: bool = True, validate=None, eval_every: int = 50, patience: int | None = None,
                    seed: int = 0, device="cpu", desc: str = "triplet ranking", progress: bool = True,
-                   optimizer: str = "adam", in_batch_negatives: bool = False) -> History:
+                   optimizer: str = "adam", in_batch_negatives: bool = False, own_photo=None) -> History:
     """Step 4: minimise Eq. 3 (mean Eq. 2 loss + L2 regulariser) over random batches of ``triplets``.
 
     With ``in_batch_negatives`` (our addition for a small CPU budget), a triplet whose positive is the
     sketch's own photo also uses every other photo of the batch as a negative: more triplets per image.
     ``net`` is a :class:`~sbir_lib.models.CrossDomainNet`; ``triplets`` ``(T, 3)`` index
-    ``(sketch_pool, photo_pool, photo_pool)``; ``augment`` draws a random stroke-augmented variant.
+    ``(sketch_pool, photo_pool, photo_pool)``; ``augment`` draws a random stroke-augmented variant;
+    ``own_photo`` ``(N,)``: the photo each sketch was drawn from (default: photo i for sketch i).
     """
     t = np.asarray(triplets, dtype=np.int64)
     if t.ndim != 2 or t.shape[1] != 3 or len(t) == 0:
@@ -341,7 +355,7 @@ def train_triplets(net, sketch_pool: AugmentedImages, photo_pool: AugmentedImage
         fs, fp, fn = _triplet_batch(net, rows, sketch_pool, photo_pool, rng, augment, device)
         loss = triplet_ranking_loss(fs, fp, fn, margin)
         if in_batch_negatives:
-            loss = loss + _in_batch_loss(rows, fs, fp, fn, margin)
+            loss = loss + _in_batch_loss(rows, fs, fp, fn, margin, own_photo)
         return loss + l2_regularizer(net.parameters(), weight_decay)
 
     return fit(net, step_loss, steps=steps, lr=lr, validate=validate, eval_every=eval_every, patience=patience,
@@ -352,18 +366,20 @@ def train_pairwise(net, sketch_pool: AugmentedImages, photo_pool: AugmentedImage
                    batch_size: int = 64, margin: float = 1.0, positive_fraction: float = 0.5, lr: float = 1e-3,
                    weight_decay: float = 5e-4, augment: bool = True, validate=None, eval_every: int = 50,
                    patience: int | None = None, seed: int = 0, device="cpu", desc: str = "pairwise",
-                   progress: bool = True, optimizer: str = "adam") -> History:
-    """The pairwise alternative of Table 2: sketch ``i`` with photo ``i`` is a positive pair, with any
-    other photo a negative pair (Sec. 5.3); contrastive loss + L2 regulariser."""
+                   progress: bool = True, optimizer: str = "adam", own_photo=None) -> History:
+    """The pairwise alternative of Table 2: a sketch with its own photo (``own_photo[i]``, default photo
+    ``i``) is a positive pair, with any other photo a negative pair (Sec. 5.3); contrastive loss + L2
+    regulariser."""
     n = len(sketch_pool)
-    if len(photo_pool) < n or n < 2:
+    own = np.arange(n) if own_photo is None else np.asarray(own_photo, np.int64)
+    if len(own) != n or n < 2 or len(photo_pool) < 2 or own.min() < 0 or own.max() >= len(photo_pool):
         raise ValueError(f"need >= 2 sketches and a photo per sketch, got {n} sketches and {len(photo_pool)} photos")
 
     def step_loss(rng):
         s_idx = rng.integers(0, n, batch_size)
         same = rng.random(batch_size) < positive_fraction
-        other = (s_idx + rng.integers(1, len(photo_pool), batch_size)) % len(photo_pool)
-        p_idx = np.where(same, s_idx, other)
+        other = (own[s_idx] + rng.integers(1, len(photo_pool), batch_size)) % len(photo_pool)
+        p_idx = np.where(same, own[s_idx], other)
         flip = rng.random(batch_size) < 0.5
         fs, fp = net.pair(sketch_pool.batch(s_idx, rng, augment=augment, flip=flip, device=device),
                           photo_pool.batch(p_idx, rng, flip=flip, device=device))
@@ -473,15 +489,16 @@ _CANVAS = 256  # QMUL V1 images and the doodle world's sketches are 256 x 256
 
 
 def ink_images(split) -> tuple[np.ndarray, np.ndarray]:
-    """``(sketch inks (N, 256, 256), photo inks (N, 256, 256))`` of a fine-grained
-    :class:`~sbir_lib.data.paired.PairedSplit` in which sketch ``i`` was drawn from photo ``i``.
+    """``(sketch inks (N, 256, 256), photo inks (P, 256, 256))`` of a fine-grained
+    :class:`~sbir_lib.data.paired.PairedSplit` in which every sketch was drawn from one of its photos
+    (``split.sketch_photo``; QMUL V1: sketch ``i`` from photo ``i``, ChairV2: about three per photo).
 
     Raster sketches (QMUL V1) are inverted to ink; vector sketches are drawn at 256 px. Edge-map
     photos lose the faint 3-pixel frame of the QMUL V1 release (else the alignment crops the frame);
     RGB photos become Canny edge maps (:func:`sbir_lib.edges.photo_edges`).
     """
-    if not np.array_equal(split.sketch_photo, np.arange(len(split))) or len(split.photos) != len(split):
-        raise DataError(f"{split.name}/{split.split}: the fine-grained experiment needs sketch i drawn from photo i")
+    if len(split) == 0 or (split.sketch_photo < 0).any():
+        raise DataError(f"{split.name}/{split.split}: the fine-grained experiment needs every sketch drawn from a photo")
     if split.sketch_format == "raster":
         sketches = ink_from_uint8(split.sketches)
     else:
@@ -499,6 +516,17 @@ def fill_square(polylines, side: int = TRACE, margin: float = 0.02) -> list[np.n
     pts = np.concatenate(polylines)
     lo, span = pts.min(0), np.maximum(np.ptp(pts, axis=0), 1e-6)
     return [margin * side + (p - lo) / span * (1 - 2 * margin) * side for p in polylines]
+
+
+def _annotated(pairs_per_sketch) -> np.ndarray | None:
+    """``(T, 3)`` evaluation triplets of a split's annotations, None when it has none (% correct undefined)."""
+    t = triplets_from_pairs(pairs_per_sketch) if pairs_per_sketch is not None and len(pairs_per_sketch) else None
+    return t if t is not None and len(t) else None
+
+
+def _acc_sum(metrics: dict) -> float:
+    """acc@1 + acc@10, the validation score (acc@10 is 1 in a gallery of 10 photos or fewer)."""
+    return metrics["acc@1"] + metrics.get("acc@10", 1.0)
 
 
 @dataclass
@@ -539,19 +567,26 @@ class Experiment:
             self.train, self.test = (s.subset(np.arange(min(cfg["max_pairs"], len(s))), restrict_photos=True)
                                      for s in (self.train, self.test))
         # training pairs: three votes each -> their majority (the test pairs are merged already)
-        train = replace(self.train, triplets=tuple(majority_pairs(t) for t in self.train.triplets))
-        perm = np.random.default_rng(self.seed).permutation(len(train))
-        self.val_idx, self.fit_idx = np.sort(perm[:cfg["n_val"]]), np.sort(perm[cfg["n_val"]:])
+        train = self.train
+        if train.triplets is not None:
+            train = replace(train, triplets=tuple(majority_pairs(t) for t in train.triplets))
+        # validation: n_val photos of a seeded permutation, with every sketch drawn from them
+        perm = np.random.default_rng(self.seed).permutation(len(train.photos))
+        self.val_photos, self.fit_photos = np.sort(perm[:cfg["n_val"]]), np.sort(perm[cfg["n_val"]:])
+        is_val = np.isin(train.sketch_photo, self.val_photos)
+        self.val_idx, self.fit_idx = np.flatnonzero(is_val), np.flatnonzero(~is_val)
         fit, val = (train.subset(i, restrict_photos=True) for i in (self.fit_idx, self.val_idx))
+        self.fit_own = fit.sketch_photo                        # fit sketch -> its photo among the fit photos
         self.train_sketch_ink, self.train_photo_ink = ink_images(train)
         self.test_sketch_ink, self.test_photo_ink = ink_images(self.test)
         if cfg["val_photos"] not in ("all", "own"):
             raise ValueError(f"val_photos must be 'all' or 'own', got {cfg['val_photos']!r}")
-        self.val_gallery = np.concatenate([self.val_idx, self.fit_idx]) if cfg["val_photos"] == "all" else self.val_idx
-        self.val_triplets = triplets_from_pairs(val.triplets)
-        self.test_triplets = triplets_from_pairs(self.test.triplets)
-        self.fit_triplets = fine_grained_triplets(fit.triplets, len(self.fit_idx), seed=self.seed,
-                                                  true_match_negatives=cfg["true_match_negatives"])
+        own_only = cfg["val_photos"] == "own"
+        self.val_gallery = self.val_photos if own_only else np.concatenate([self.val_photos, self.fit_photos])
+        self.val_targets, self.test_targets = val.sketch_photo, self.test.sketch_photo   # val photos come first
+        self.val_triplets, self.test_triplets = _annotated(val.triplets), _annotated(self.test.triplets)
+        self.fit_triplets = fine_grained_triplets(fit.triplets or [()] * len(fit), len(self.fit_photos), seed=self.seed,
+                                                  true_match_negatives=cfg["true_match_negatives"], own=self.fit_own)
         self.train_sk, self.train_ph = self.align(self.train_sketch_ink), self.align(self.train_photo_ink)
         self.test_sk, self.test_ph = self.align(self.test_sketch_ink), self.align(self.test_photo_ink)
         S = cfg["size"]
@@ -564,9 +599,11 @@ class Experiment:
         self.draw_width: float | None = None  # set by calibrate_line_width()
 
     def summary(self) -> str:
-        return (f"fit: {len(self.fit_idx)} pairs, {len(self.fit_triplets)} training triplets; validation: "
-                f"{len(self.val_idx)} sketches against {len(self.val_gallery)} photos, {len(self.val_triplets)} "
-                f"triplets; test: {len(self.test_sk)} sketches, {len(self.test_triplets)} triplets")
+        n = lambda t: "no annotated" if t is None else len(t)  # noqa: E731
+        return (f"fit: {len(self.fit_idx)} sketches of {len(self.fit_photos)} photos, {len(self.fit_triplets)} "
+                f"training triplets; validation: {len(self.val_idx)} sketches against {len(self.val_gallery)} photos, "
+                f"{n(self.val_triplets)} triplets; test: {len(self.test_sk)} sketches against {len(self.test_ph)} "
+                f"photos, {n(self.test_triplets)} triplets")
 
     def align(self, inks, side: int | None = None, thicken: float | None = None) -> np.ndarray:
         """Coarse alignment of ``(N, H, W)`` inks: crop to the ink, widen the lines by ``thicken`` pixels
@@ -579,6 +616,13 @@ class Experiment:
     def trace(self, ink) -> list[np.ndarray]:
         """Strokes of a raster sketch, traced on its aligned ``TRACE`` px crop, longest first."""
         return raster_to_strokes(crop_and_resize(ink, TRACE), threshold=0.3)
+
+    def strokes(self, i: int) -> list[np.ndarray]:
+        """Training sketch ``i`` as polylines on the aligned ``TRACE`` px canvas, in drawing order: the real
+        strokes of a vector sketch (QMUL-ChairV2), or those traced from a raster one (longest first)."""
+        if self.train.sketch_format == "raster":
+            return self.trace(self.train_sketch_ink[i])
+        return fill_square(as_polylines(self.train.sketches[i]))
 
     def draw(self, sketches, width: float | None = None, side: int | None = None) -> np.ndarray:
         """Polylines on the ``[0, TRACE)^2`` canvas -> ``(N, side, side)`` float inks (default: ``stored`` px
@@ -594,7 +638,7 @@ class Experiment:
         as much ink. Sets :attr:`draw_width` for the default side. Returns (width, ink drawn, ink aligned)."""
         side = side or self.config["stored"]
         aligned = self.train_sk if aligned is None else aligned
-        calib = [self.trace(ink) for ink in self.train_sketch_ink[self.fit_idx[:n]]]
+        calib = [self.strokes(i) for i in self.fit_idx[:n]]
         widths = np.round(np.arange(1.0, 4.01, 0.25) * side / 90, 2)
         coverage = np.array([self.draw(calib, w, side).mean() for w in widths])
         target = aligned[self.fit_idx[:n]].mean()
@@ -608,25 +652,30 @@ class Experiment:
         with the run's seed and shared by every resolution that draws them."""
         if self._augmentations is None:
             rng, out = np.random.default_rng(self.seed), []
-            for ink in progress_bar(self.train_sketch_ink[self.fit_idx], desc="augmenting sketches", leave=False):
+            for i in progress_bar(self.fit_idx, desc="augmenting sketches", leave=False):
                 try:
-                    out.append(augment_12x(self.trace(ink), rng, deformations=self.config["deformations"]))
+                    out.append(augment_12x(self.strokes(i), rng, deformations=self.config["deformations"]))
                 except ValueError:  # nothing traceable
                     out.append(None)
             self._augmentations = out
         return self._augmentations
 
-    def augmented(self, aligned, width: float, side: int) -> np.ndarray:
-        """``(N, 1 + 12, side, side) uint8``: each aligned fit sketch, then its 12 augmentations drawn like it
-        (the original in every slot when it had nothing to trace)."""
-        n_var = 3 * (1 + self.config["deformations"])
-        out = np.zeros((len(self.fit_idx), 1 + n_var, side, side), np.uint8)
+    def augmented(self, aligned, width: float, side: int, variants=None) -> np.ndarray:
+        """``(N, V, side, side) uint8``: each aligned fit sketch (variant 0), then its 12 augmentations
+        (variants 1-12) drawn like it -- all of them, or the ``variants`` listed (the original in every slot
+        when it had nothing to trace)."""
+        variants = list(range(1 + 3 * (1 + self.config["deformations"]))) if variants is None else list(variants)
+        out = np.zeros((len(self.fit_idx), len(variants), side, side), np.uint8)
         for i, aug in enumerate(self.augmentations()):
-            out[i, 0] = np.rint(aligned[self.fit_idx[i]] * 255)
+            original = np.rint(aligned[self.fit_idx[i]] * 255)
+            out[i] = original
+            drawn = [k for k, v in enumerate(variants) if v > 0]
+            if aug is None or not drawn:
+                continue
             try:
-                out[i, 1:] = np.rint(self.draw(aug, width, side) * 255) if aug is not None else out[i, 0]
+                out[i, drawn] = np.rint(self.draw([aug[variants[k] - 1] for k in drawn], width, side) * 255)
             except ValueError:
-                out[i, 1:] = out[i, 0]
+                pass
         return out
 
     def build_training_images(self) -> tuple[float, float, float]:
@@ -634,7 +683,7 @@ class Experiment:
         line width; returns the calibration (:meth:`calibrate_line_width`)."""
         S, calibration = self.config["size"], self.calibrate_line_width()
         self.fit_sk_pool = AugmentedImages(self.augmented(self.train_sk, self.draw_width, self.config["stored"]), S)
-        self.fit_ph_pool = AugmentedImages(self.train_ph[self.fit_idx], S)
+        self.fit_ph_pool = AugmentedImages(self.train_ph[self.fit_photos], S)
         return calibration
 
     # ----------------------------------------------------------------- Table 1 baselines (Sec. 5.2)
@@ -643,7 +692,7 @@ class Experiment:
         Z, S = self.config["stored"], self.config["size"]
         o = (Z - S) // 2
         c = lambda x: x[:, o:o + S, o:o + S]  # noqa: E731
-        return {"fit_sk": c(self.train_sk[self.fit_idx]), "fit_ph": c(self.train_ph[self.fit_idx]),
+        return {"fit_sk": c(self.train_sk[self.fit_idx]), "fit_ph": c(self.train_ph[self.fit_photos]),
                 "val_sk": c(self.train_sk[self.val_idx]), "val_ph": c(self.train_ph[self.val_gallery]),
                 "test_sk": c(self.test_sk), "test_ph": c(self.test_ph)}
 
@@ -656,11 +705,11 @@ class Experiment:
                 svm = RankSVM(alpha, prior=prior, seed=self.seed).fit(features["fit_sk"], features["fit_ph"],
                                                                       self.fit_triplets)
                 v = ranking_metrics_from_distances(svm.distances(features["val_sk"], features["val_ph"]),
-                                                   self.val_triplets)
-                if best is None or v["acc@1"] + v["acc@10"] > best[0]:
-                    best = (v["acc@1"] + v["acc@10"], (alpha, prior), svm)
+                                                   self.val_triplets, targets=self.val_targets)
+                if best is None or _acc_sum(v) > best[0]:
+                    best = (_acc_sum(v), (alpha, prior), svm)
         d = best[2].distances(features["test_sk"], features["test_ph"])
-        return ranking_metrics_from_distances(d, self.test_triplets), d, best[1]
+        return ranking_metrics_from_distances(d, self.test_triplets, targets=self.test_targets), d, best[1]
 
     def hog_baselines(self) -> tuple[dict, dict]:
         """Dense-HOG + RankSVM, Dense-HOG Euclidean (no learning), BoW-HOG + RankSVM: ({row: metrics},
@@ -673,7 +722,8 @@ class Experiment:
         table, dist = {}, {}
         table["Dense-HOG + rankSVM"], dist["Dense-HOG + rankSVM"], _ = self.rank_svm(hog)
         dist["Dense-HOG, Euclidean"] = pairwise_distances(hog["test_sk"], hog["test_ph"], metric="sqeuclidean")
-        table["Dense-HOG, Euclidean"] = ranking_metrics_from_distances(dist["Dense-HOG, Euclidean"], self.test_triplets)
+        table["Dense-HOG, Euclidean"] = ranking_metrics_from_distances(dist["Dense-HOG, Euclidean"], self.test_triplets,
+                                                                       targets=self.test_targets)
         bow = BowHog(self.config["bow_words"], cell=cell // 2, seed=self.seed)
         bow.fit(np.concatenate([images["fit_sk"], images["fit_ph"]]))
         table["BoW-HOG + rankSVM"], dist["BoW-HOG + rankSVM"], _ = self.rank_svm(
@@ -747,8 +797,9 @@ class Experiment:
         """Validation acc@1 + acc@10 (early stopping)."""
         x = self.inputs(family)
         r = ranking_metrics_from_embeddings(embed(net.embed_sketch, x.val_sk, device=self.device),
-                                            embed(net.embed_photo, x.val_ph, device=self.device))
-        return r["acc@1"] + r["acc@10"]
+                                            embed(net.embed_photo, x.val_ph, device=self.device),
+                                            targets=self.val_targets)
+        return _acc_sum(r)
 
     def step3_sampler(self, branch) -> CategoryTripletSampler:
         """Step 3's triplets from the current embedding: 20 % most similar positives, 3:1:1 negatives."""
@@ -809,9 +860,9 @@ class Experiment:
                       validate=lambda: self.val_score(net, family), patience=patience, **kw)
         if loss == "triplet":
             hist = train_triplets(net, x.fit_sk, x.fit_ph, self.fit_triplets, margin=c["margin"],
-                                  in_batch_negatives=True, **common)
+                                  in_batch_negatives=True, own_photo=self.fit_own, **common)
         elif loss == "pairwise":
-            hist = train_pairwise(net, x.fit_sk, x.fit_ph, margin=1.0, **common)
+            hist = train_pairwise(net, x.fit_sk, x.fit_ph, margin=1.0, own_photo=self.fit_own, **common)
         else:
             raise ValueError(f"loss must be 'triplet' or 'pairwise', got {loss!r}")
         return net, hist
@@ -822,7 +873,8 @@ class Experiment:
         return embed(net.embed_sketch, x.test_sk, device=self.device), embed(net.embed_photo, x.test_ph, device=self.device)
 
     def test_metrics(self, net, family: str = "sketchanet") -> dict[str, float]:
-        return ranking_metrics_from_embeddings(*self.test_embeddings(net, family), self.test_triplets)
+        return ranking_metrics_from_embeddings(*self.test_embeddings(net, family), self.test_triplets,
+                                               targets=self.test_targets)
 
     def search(self, net, strokes, k: int = 5, family: str = "sketchanet") -> tuple[np.ndarray, list, list[str]]:
         """A drawn query (stroke-3 or polylines) aligned and drawn like the augmented training sketches,
@@ -846,7 +898,7 @@ class Experiment:
         with torch.no_grad():
             for i in range(0, len(images), 64):
                 x = imagenet_input(np.ascontiguousarray(images[i:i + 64])).to(self.device)
-                out.append(encoder(x, 0, start).cpu())
+                out.append(encoder(x.contiguous(memory_format=torch.channels_last), 0, start).contiguous().cpu())
         return torch.cat(out)
 
     def prepare_backbone(self) -> str:
@@ -861,29 +913,43 @@ class Experiment:
         train_sk, train_ph, test_sk, test_ph = (al(x) for x in (self.train_sketch_ink, self.train_photo_ink,
                                                                self.test_sketch_ink, self.test_photo_ink))
         self.bb_width = self.calibrate_line_width(side=side, aligned=train_sk)[0]
-        variants = self.augmented(train_sk, self.bb_width, side)[:, c["bb_variants"]]
+        variants = self.augmented(train_sk, self.bb_width, side, c["bb_variants"])
         torch.manual_seed(self.seed)
         self.encoders = {"lite0": Lite0Encoder(build_backbone(c["backbone"])),
                          "lite0-random": Lite0Encoder(build_backbone(c["backbone"], pretrained=False))}
         for family, enc in progress_bar(self.encoders.items(), desc="lower-block features", leave=False):
-            enc.to(self.device).eval().requires_grad_(False)
+            enc.to(self.device, memory_format=torch.channels_last).eval().requires_grad_(False)
             low = lambda x: self._lower(enc, x)  # noqa: E731
             self._family_inputs[family] = Inputs(
                 CachedFeatures(torch.stack([low(variants[:, v]) for v in range(variants.shape[1])], 1)),
-                CachedFeatures(low(train_ph[self.fit_idx])), CachedFeatures(low(train_sk[self.val_idx])),
+                CachedFeatures(low(train_ph[self.fit_photos])), CachedFeatures(low(train_sk[self.val_idx])),
                 CachedFeatures(low(train_ph[self.val_gallery])), CachedFeatures(low(test_sk)),
                 CachedFeatures(low(test_ph)))
         shape = tuple(self._family_inputs["lite0"].test_sk.features.shape[2:])
         return (f"{c['backbone']} at {side} px: blocks 0-{c['bb_start'] - 1} frozen, their {shape} features cached for "
                 f"{len(self.fit_idx)} fit sketches x {variants.shape[1]} variants and every photo; blocks "
-                f"{c['bb_start']}-15 + head + {c['embedding_dim']}-D embedding trained")
+                f"{c['bb_start']}-{(c['bb_stop'] or 16) - 1}{'' if c['bb_stop'] else ' + head'} trained, "
+                f"{c['bb_pool']}x{c['bb_pool']} pooled -> {self.lite0_branch(self.seed).out_dim}-D embedding")
 
     def lite0_branch(self, seed: int, pretrained: bool = True) -> Lite0Branch:
         """A new branch on the ImageNet (or random) encoder; the embedding layer is initialised with ``seed``."""
         torch.manual_seed(seed)
         encoder = self.encoders["lite0" if pretrained else "lite0-random"]
-        return Lite0Branch(encoder, self.config["bb_start"], self.config["embedding_dim"],
-                           pool=self.config["bb_pool"]).to(self.device)
+        c = self.config
+        return Lite0Branch(encoder, c["bb_start"], c["bb_embedding_dim"], pool=c["bb_pool"],
+                           stop=c["bb_stop"]).to(self.device)
+
+    def weights_record(self, family: str) -> dict:
+        """Which backbone and weights a family's rows start from (for the results file): Sketch-a-Net trained
+        here, the ImageNet file (name and SHA-256) of ``lite0``, or ``lite0-random``'s seeded random weights."""
+        if family == "sketchanet":
+            return {"backbone": "sketch-a-net", "weights": "trained in this run (steps 1-3), no file"}
+        if family == "lite0-random":
+            return {"backbone": self.config["backbone"], "weights": f"random (torch seed {self.seed}), no file"}
+        if family != "lite0":
+            raise ValueError(f"family must be 'sketchanet', 'lite0' or 'lite0-random', got {family!r}")
+        from ..backbones import weights_record
+        return weights_record(self.config["backbone"])
 
     # ----------------------------------------------------------------- Table 2 (Sec. 5.3)
     def table2_row(self, name: str, seed: int, *, full_model=None, family: str = "sketchanet") -> dict[str, float]:
@@ -938,15 +1004,31 @@ def summarise_seeds(runs: list[dict]) -> dict:
 # =========================================================================== which data
 
 
+#: The datasets :func:`load_splits` reads: QMUL V1 categories (same file layout) and QMUL-ChairV2.
+CATEGORIES = ("shoes", "chairs", "handbags", "chairv2")
+
+
 def load_splits(category: str = "shoes", root=None, *, seed: int = 0):
-    """``(train, test, data source)``: QMUL V1 ``category`` (mirror, cache or download), or -- when it is
-    not reachable -- the doodle world's generated shoes, said so in the data source."""
+    """``(train, test, data source)``: QMUL V1 ``category`` (mirror, cache or download) or QMUL-ChairV2
+    (``"chairv2"``: vector sketches in drawing order, RGB photos; mirror or cache), or -- when it is not
+    reachable -- the doodle world's generated shoes, said so in the data source."""
     from ..data import doodleworld as dw
-    from ..data.qmul import load_qmul_v1
+    from ..data.qmul import load_qmul_v1, load_qmul_v2, qmul_v2_root
     from ..edges import EDGE_DETECTOR
     from ..results import data_source
 
+    if category not in CATEGORIES:
+        raise ValueError(f"unknown category {category!r}; expected one of {CATEGORIES}")
     try:
+        if category == "chairv2":
+            folder = root or qmul_v2_root("chair")
+            train, test = (load_qmul_v2(folder, "chair", part) for part in ("train", "test"))
+            source = data_source("real", "QMUL-ChairV2", split=f"{len(train.photos)} train / {len(test.photos)} test photos",
+                                 n_items={"train sketches": len(train), "train photos": len(train.photos),
+                                          "test sketches": len(test), "test photos": len(test.photos)},
+                                 location=str(folder), note=f"vector sketches (stroke order kept); RGB photos enter "
+                                                            f"as edge maps by {EDGE_DETECTOR}; no triplet annotations")
+            return train, test, source
         train, test = load_qmul_v1(category, "train", root=root), load_qmul_v1(category, "test", root=root)
         source = data_source("real", f"QMUL {category[:-1].capitalize()} V1" if category.endswith("s") else category,
                              split=f"{len(train)} train / {len(test)} test",
@@ -955,10 +1037,11 @@ def load_splits(category: str = "shoes", root=None, *, seed: int = 0):
                              location=str(root) if root else "mirror / cache (sbir_lib.data)",
                              note="photos are the authors' edge maps")
     except DataError as error:
-        print(f"QMUL {category} V1 is not available here ({str(error).splitlines()[0]}); using the doodle world's shoes.")
-        train, test = (dw.make_split("fine_grained", part, category="shoe", seed=seed, progress=False).paired(photos="rgb")
+        kind = "chair" if category.startswith("chair") else "shoe"   # the doodle world has no handbags
+        print(f"QMUL {category} is not available here ({str(error).splitlines()[0]}); using the doodle world's {kind}s.")
+        train, test = (dw.make_split("fine_grained", part, category=kind, seed=seed, progress=False).paired(photos="rgb")
                        for part in ("train", "test"))
-        source = data_source("generated", "doodle world fine-grained shoes", split="train / test",
+        source = data_source("generated", f"doodle world fine-grained {kind}s", split="train / test",
                              n_items={"train pairs": len(train), "test pairs": len(test)},
                              location="generated in memory", note=f"photo edges by {EDGE_DETECTOR}")
     return train, test, source

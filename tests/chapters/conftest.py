@@ -47,10 +47,11 @@ def offline(tmp_path: Path, monkeypatch):
 
 @pytest.fixture
 def run_chapter(tmp_path: Path, monkeypatch):
-    """``run_chapter(chapter_id, profile, overrides=None) -> (results dict, seconds)``: executes the chapter
-    with papermill (SEED 0) into ``tmp_path`` and reads the results file it wrote."""
+    """``run_chapter(chapter_id, profile, overrides=None, **parameters) -> (results dict, seconds)``: executes
+    the chapter with papermill (SEED 0, and any other ``parameters`` cell values) into ``tmp_path`` and reads
+    the results file it wrote."""
 
-    def run(chapter_id: str, profile: str, overrides: dict | None = None) -> tuple[dict, float]:
+    def run(chapter_id: str, profile: str, overrides: dict | None = None, **parameters) -> tuple[dict, float]:
         notebook = chapter_notebook(chapter_id)
         results_dir = tmp_path / "results"
         monkeypatch.setenv("SBIR_RESULTS_DIR", str(results_dir))
@@ -59,7 +60,7 @@ def run_chapter(tmp_path: Path, monkeypatch):
         start = time.perf_counter()
         papermill.execute_notebook(
             str(notebook), str(tmp_path / notebook.name),
-            parameters={"PROFILE": profile, "SEED": 0, "OVERRIDES": overrides or {}},
+            parameters={"PROFILE": profile, "SEED": 0, "OVERRIDES": overrides or {}, **parameters},
             cwd=str(notebook.parent), kernel_name="python3", progress_bar=False, request_save_on_cell_execute=False,
         )
         elapsed = time.perf_counter() - start

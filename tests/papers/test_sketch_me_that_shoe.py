@@ -175,7 +175,8 @@ def test_experiment_carves_validation_and_keeps_pairs_consistent(tiny_experiment
 def test_the_imagenet_backbone_family_trains_on_cached_features(tiny_experiment):
     exp = tiny_experiment
     summary = exp.prepare_backbone()
-    assert "efficientnet_lite0 at 64 px: blocks 0-10 frozen" in summary
+    assert "efficientnet_lite0 at 64 px: blocks 0-7 frozen" in summary
+    assert "blocks 8-10 trained, 4x4 pooled -> 1792-D embedding" in summary
     feats = exp.inputs("lite0")
     assert feats.fit_sk.variants == 4 and len(feats.fit_sk) == 12 and len(feats.test_ph) == 16
     net, hist = exp.step4(exp.lite0_branch(0), 0, family="lite0")
@@ -188,14 +189,123 @@ def test_the_imagenet_backbone_family_trains_on_cached_features(tiny_experiment)
         exp.table2_row("Step 2 + 4, with data aug", 0, family="lite0")
     image, photos, titles = exp.search(net, np.array([[10.0, 10.0, 0.0], [30.0, 5.0, 1.0]]), k=3, family="lite0")
     assert image.shape == (64, 64) and len(photos) == 3 and titles[0].startswith("photo ")
+    from sbir_lib.backbones import LITE0_SHA256
+
+    assert exp.weights_record("lite0")["sha256"] == LITE0_SHA256
+    assert exp.weights_record("lite0-random")["weights"] == "random (torch seed 0), no file"
+    assert exp.weights_record("sketchanet")["backbone"] == "sketch-a-net"
+    with pytest.raises(ValueError, match="family must be 'sketchanet', 'lite0' or 'lite0-random', got 'vgg'"):
+        exp.weights_record("vgg")
 
 
-def test_validation_can_rank_against_the_sketches_own_photos_only(tiny_experiment):
+def test_validation_ranks_against_the_sketches_own_photos_or_all(tiny_experiment):
     from sbir_lib.papers.sketch_me_that_shoe import Experiment
 
-    exp = tiny_experiment
-    own = Experiment(exp.train, exp.test, dict(exp.config, val_photos="own"), seed=0)
+    own = tiny_experiment
+    assert own.config["val_photos"] == "own"                                       # the profiles' choice
+    exp = Experiment(own.train, own.test, dict(own.config, val_photos="all"), seed=0)
     assert list(exp.val_gallery) == list(exp.val_idx) + list(exp.fit_idx)       # all training photos
     assert list(own.val_gallery) == list(own.val_idx) and len(own.val_ph_pool) == 4
     with pytest.raises(ValueError, match="val_photos must be 'all' or 'own', got 'some'"):
         Experiment(exp.train, exp.test, dict(exp.config, val_photos="some"), seed=0)
+
+
+def test_in_batch_negatives_never_use_a_copy_of_the_sketchs_own_photo():
+    from sbir_lib.papers.sketch_me_that_shoe import _in_batch_loss
+
+    # two sketches of photo 0 (ChairV2-like), their triplets (sketch, own photo 0, photo 1)
+    rows = np.array([[0, 0, 1], [1, 0, 1]])
+    fs = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    fp = torch.tensor([[0.0, 1.0], [0.0, 1.0]])          # photo 0, seen twice
+    fn = torch.tensor([[1.0, 0.0], [1.0, 0.0]])          # photo 1, seen twice
+    m = 0.5
+    # by hand: sketch 0: d+ = 2, negatives photo 1 (x2): d- = 0 -> relu(0.5 + 2 - 0) = 2.5 twice;
+    # sketch 1: d+ = 0, d- = 2 -> relu(0.5 + 0 - 2) = 0 twice. Mean 1.25. Photo 0's copy is not a negative.
+    assert _in_batch_loss(rows, fs, fp, fn, m, own_photo=np.array([0, 0])).item() == pytest.approx(1.25)
+    # without own_photo sketch 1 would own photo 1 -> no own rows for it, and sketch 0's other-row copy of
+    # photo 0 (id 0 == sketch 0) is still excluded: mean over sketch 0's two photo-1 negatives
+    assert _in_batch_loss(rows, fs, fp, fn, m).item() == pytest.approx(2.5)
+
+
+@pytest.fixture(scope="module")
+def chairv2_like_experiment(tiny_experiment):
+    """Two vector sketches per RGB photo and no triplet annotations, like QMUL-ChairV2: 8 photos, 2 of
+    them for validation."""
+    from sbir_lib.data.paired import PairedSplit
+    from sbir_lib.papers.sketch_me_that_shoe import Experiment
+
+    def two_per_photo(split, n):
+        part = split.subset(np.arange(n), restrict_photos=True)
+        sketches = [s for sk in part.sketches for s in (sk, sk * np.float32([1.05, 0.95, 1]))]
+        return PairedSplit(name="chairv2-like", split=split.split, sketches=sketches, photos=part.photos,
+                           photo_kind=part.photo_kind, sketch_labels=np.zeros(2 * n, np.int64),
+                           photo_labels=np.zeros(n, np.int64), classes=("shoe",),
+                           sketch_photo=np.repeat(np.arange(n), 2), triplets=None)
+
+    exp = tiny_experiment
+    config = dict(exp.config, n_val=2, true_match_negatives=3, max_pairs=None)
+    return Experiment(two_per_photo(exp.train, 8), two_per_photo(exp.test, 12), config, seed=0)
+
+
+def test_experiment_handles_several_sketches_per_photo_and_no_annotations(chairv2_like_experiment):
+    from sbir_lib.papers.sketch_me_that_shoe import as_polylines, fill_square
+
+    exp = chairv2_like_experiment
+    assert len(exp.val_photos) == 2 and len(exp.fit_photos) == 6
+    assert len(exp.val_idx) == 4 and len(exp.fit_idx) == 12                   # both sketches of each photo
+    assert set(exp.train.sketch_photo[exp.val_idx]) == set(exp.val_photos)
+    assert np.bincount(exp.fit_own).tolist() == [2] * 6
+    t = exp.fit_triplets
+    assert len(t) == 12 * 3 and (t[:, 1] == exp.fit_own[t[:, 0]]).all() and (t[:, 2] != t[:, 1]).all()
+    assert exp.train_ph.shape[0] == 8 and exp.test_ph.shape[0] == 12 and exp.test_sk.shape[0] == 24
+    assert "no annotated triplets" in exp.summary()
+    # vector sketches keep their strokes in drawing order (no tracing)
+    lines = exp.strokes(int(exp.fit_idx[0]))
+    expected = fill_square(as_polylines(exp.train.sketches[exp.fit_idx[0]]))
+    assert len(lines) == len(expected) and np.allclose(lines[0], expected[0])
+    table, dist = exp.hog_baselines()
+    for row in table.values():
+        assert set(row) == {"acc@1", "acc@10"} and 0 <= row["acc@1"] <= row["acc@10"] <= 1   # no % correct
+    assert dist["Dense-HOG, Euclidean"].shape == (24, 12)
+    exp.prepare_backbone()
+    assert len(exp.inputs("lite0").fit_ph) == 6 and len(exp.inputs("lite0").val_ph) == 2
+    for loss in ("triplet", "pairwise"):
+        net, hist = exp.step4(exp.lite0_branch(0), 0, loss=loss, family="lite0")
+        assert len(hist.losses) == 2 and set(exp.test_metrics(net, "lite0")) == {"acc@1", "acc@10"}
+
+
+def test_augmented_draws_only_the_variants_asked_for(tiny_experiment):
+    exp = tiny_experiment
+    width = exp.calibrate_line_width(n=4)[0]
+    every = exp.augmented(exp.train_sk, width, 44)
+    assert every.shape == (12, 13, 44, 44)
+    assert np.array_equal(exp.augmented(exp.train_sk, width, 44, [0, 2, 6, 10]), every[:, [0, 2, 6, 10]])
+    assert not np.array_equal(every[:, 0], every[:, 2])             # a stroke-removed sketch is not the original
+
+
+def test_load_splits_names_the_categories_it_knows():
+    from sbir_lib.papers.sketch_me_that_shoe import load_splits
+
+    with pytest.raises(ValueError, match=r"unknown category 'boots'; expected one of \('shoes', 'chairs', "
+                                         r"'handbags', 'chairv2'\)"):
+        load_splits("boots")
+
+
+def test_load_splits_reads_qmul_chairv2(shared_data):
+    from sbir_lib.papers.sketch_me_that_shoe import ink_images, load_splits
+
+    train, test, source = load_splits("chairv2", shared_data / "qmul_chairv2")
+    assert source["name"] == "QMUL-ChairV2" and source["kind"] == "real"
+    assert (len(train), len(train.photos), len(test), len(test.photos)) == (952, 300, 323, 100)
+    assert train.sketch_format == "stroke3" and train.photo_kind == "rgb" and not any(len(t) for t in test.triplets)
+    sketches, photos = ink_images(test.subset(np.arange(6), restrict_photos=True))
+    assert sketches.shape == (6, 256, 256) and photos.shape[1:] == (256, 256) and len(photos) <= 6
+    assert 0.005 < sketches.mean() < 0.2 and 0.005 < photos.mean() < 0.3          # ink and edges, not blank
+
+
+def test_format_metrics_shows_the_metrics_a_row_has():
+    from sbir_lib.papers.sketch_me_that_shoe import format_metrics
+
+    assert format_metrics({"acc@1": 0.4521, "acc@10": 0.887, "pct_correct": 0.70749}) == \
+        "acc@1=0.452 acc@10=0.887 %corr=0.707"
+    assert format_metrics({"acc@10": 0.5, "acc@1": 0.25, "n_seeds": 3}) == "acc@1=0.250 acc@10=0.500"
