@@ -388,7 +388,8 @@ def ranking_metrics_from_distances(distances, triplets=None, ks=(1, 10), targets
     return out
 
 
-def ranking_metrics_from_embeddings(sketch_emb, photo_emb, triplets=None, ks=(1, 10), targets=None) -> dict[str, float]:
+def ranking_metrics_from_embeddings(sketch_emb, photo_emb, triplets=None, ks=(1, 10),
+                                    targets=None) -> dict[str, float]:
     """:func:`ranking_metrics_from_distances` of embeddings under the squared Euclidean distance
     (Eq. 2 of Sketch Me That Shoe).
 

@@ -233,7 +233,8 @@ def qmul_v2_root(category: str = "chair") -> Path:
     if category not in V2_CATEGORIES:
         raise DataError(f"unknown QMUL V2 category {category!r}; expected one of {tuple(V2_CATEGORIES)}")
     release = V2_CATEGORIES[category]
-    candidates = [m / f"qmul_{release.lower()}" for m in mirror_dirs()] + [m / "qmul_v2" / release for m in mirror_dirs()]
+    mirrors = mirror_dirs()
+    candidates = [m / f"qmul_{release.lower()}" for m in mirrors] + [m / "qmul_v2" / release for m in mirrors]
     candidates.append(cache_dir() / "qmul_v2" / release)
     for folder in candidates:
         if (folder / f"{release}_Coordinate").is_file():

@@ -6,9 +6,9 @@ output is cached: :class:`sbir_lib.train.CachedFeatures`); the branch holds copi
 ``start .. stop - 1`` (``stop=None``: every upper block and the 1x1 head convolution), average pooling
 to a ``pool`` x ``pool`` grid (1: global; a grid keeps the layout that tells two shoes apart), and a
 linear layer to ``embedding_dim`` (None: the pooled map itself is the embedding, so that training
-starts from the ImageNet features), L2-normalised like Sketch-a-Net's fc7. Batch-norm statistics stay those learnt on
-ImageNet (the layers are kept in eval mode even in training): batches of a few dozen sketches would
-otherwise overwrite them.
+starts from the ImageNet features), L2-normalised like Sketch-a-Net's fc7. Batch-norm statistics
+stay those learnt on ImageNet (the layers are kept in eval mode even in training): batches of a few
+dozen sketches would otherwise overwrite them.
 
 Input ``(B, C, h, w)`` lower-block features; output ``(B, embedding_dim)`` (or ``(B, C' * pool**2)``)
 with unit norm.

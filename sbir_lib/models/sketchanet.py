@@ -97,7 +97,8 @@ class SketchANet(nn.Module):
         )
         self.batch_norm = bool(batch_norm)
         with torch.no_grad():
-            spatial = self.features(torch.zeros(2, 1, input_size, input_size)).shape[-1]  # 2: batch norm in training mode
+            # a batch of 2: batch norm in training mode needs more than one value per channel
+            spatial = self.features(torch.zeros(2, 1, input_size, input_size)).shape[-1]
         if spatial < 1:
             raise ValueError(f"input_size {input_size} is too small for conv1 {conv1_kernel}/{conv1_stride}")
         self.conv5_size = int(spatial)

@@ -102,7 +102,8 @@ def profiles(seed: int = 0) -> dict[str, dict]:
     learning rate 0.001, batch 128, margin gamma = 2, 40,000 step-4 iterations, every Table 2 row,
     three seeds. ``ci`` is a CPU-sized Sketch-a-Net: 80 x 80 crops of 90 x 90 images (lines
     thickened so that they survive the down-scaling), half the channels, batch norm, Adam, a few
-    dozen to a few hundred steps per stage, one seed, Table 2's ablations on the ImageNet family only. ``max_pairs`` (None: all)
+    dozen to a hundred steps per stage, one seed, Table 2's ablations on the ImageNet family only.
+    ``max_pairs`` (None: all)
     cuts each split down to its first pairs, for quick checks of the code path.
     """
     common = dict(n_val=54, deformations=3, photo_classes=None, true_match_negatives=10, weight_decay=5e-4,
@@ -520,8 +521,9 @@ def fill_square(polylines, side: int = TRACE, margin: float = 0.02) -> list[np.n
 
 def _annotated(pairs_per_sketch) -> np.ndarray | None:
     """``(T, 3)`` evaluation triplets of a split's annotations, None when it has none (% correct undefined)."""
-    t = triplets_from_pairs(pairs_per_sketch) if pairs_per_sketch is not None and len(pairs_per_sketch) else None
-    return t if t is not None and len(t) else None
+    if pairs_per_sketch is None or not any(len(p) for p in pairs_per_sketch):
+        return None
+    return triplets_from_pairs(pairs_per_sketch)
 
 
 def _acc_sum(metrics: dict) -> float:
@@ -1023,7 +1025,8 @@ def load_splits(category: str = "shoes", root=None, *, seed: int = 0):
         if category == "chairv2":
             folder = root or qmul_v2_root("chair")
             train, test = (load_qmul_v2(folder, "chair", part) for part in ("train", "test"))
-            source = data_source("real", "QMUL-ChairV2", split=f"{len(train.photos)} train / {len(test.photos)} test photos",
+            source = data_source("real", "QMUL-ChairV2",
+                                 split=f"{len(train.photos)} train / {len(test.photos)} test photos",
                                  n_items={"train sketches": len(train), "train photos": len(train.photos),
                                           "test sketches": len(test), "test photos": len(test.photos)},
                                  location=str(folder), note=f"vector sketches (stroke order kept); RGB photos enter "
@@ -1038,9 +1041,10 @@ def load_splits(category: str = "shoes", root=None, *, seed: int = 0):
                              note="photos are the authors' edge maps")
     except DataError as error:
         kind = "chair" if category.startswith("chair") else "shoe"   # the doodle world has no handbags
-        print(f"QMUL {category} is not available here ({str(error).splitlines()[0]}); using the doodle world's {kind}s.")
-        train, test = (dw.make_split("fine_grained", part, category=kind, seed=seed, progress=False).paired(photos="rgb")
-                       for part in ("train", "test"))
+        print(f"QMUL {category} is not available here ({str(error).splitlines()[0]}); "
+              f"using the doodle world's {kind}s.")
+        train, test = (dw.make_split("fine_grained", part, category=kind, seed=seed, progress=False)
+                       .paired(photos="rgb") for part in ("train", "test"))
         source = data_source("generated", f"doodle world fine-grained {kind}s", split="train / test",
                              n_items={"train pairs": len(train), "test pairs": len(test)},
                              location="generated in memory", note=f"photo edges by {EDGE_DETECTOR}")
