@@ -28,7 +28,8 @@ from torch import nn
 from .errors import DataError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "LITE0_SHA256", "TORCHVISION_BACKBONES", "BACKBONES", "imagenet_input",
-           "lite0_weights_path", "load_verified_state_dict", "build_backbone", "Lite0Encoder", "weights_record"]
+           "lite0_weights_path", "load_verified_state_dict", "build_backbone", "Lite0Encoder", "weights_record",
+           "FeatureTap", "encode_images"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -209,3 +210,51 @@ class Lite0Encoder(nn.Module):
             x = block(x)
         return self.head(x) if stop is None else x
 
+
+def encode_images(fn, images, *, batch_size: int = 64, device="cpu") -> list[torch.Tensor]:
+    """Run a frozen ``fn`` on ``images`` (anything :func:`imagenet_input` reads) ``batch_size`` at a time,
+    without gradients, in channels-last layout (about twice as fast for EfficientNet's depthwise convolutions
+    on a CPU). ``fn`` returns a tensor or a tuple of them; returns the list of outputs, concatenated on the
+    CPU (one tensor when ``fn`` returns one)."""
+    outs: list[list[torch.Tensor]] = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch_size):
+            x = imagenet_input(images[i:i + batch_size]).to(device).contiguous(memory_format=torch.channels_last)
+            y = fn(x)
+            y = y if isinstance(y, tuple) else (y,)
+            outs.append([t.contiguous().float().cpu() for t in y])
+    if not outs:
+        raise ValueError("encode_images got no images")
+    return [torch.cat(parts) for parts in zip(*outs)]
+
+
+class FeatureTap(nn.Module):
+    """A frozen ImageNet backbone read at two depths: ``forward(x) -> (map (B, C, h, w), pooled (B, G))``.
+
+    * ``efficientnet_lite0``: the map after block ``map_stop - 1`` (block 10: 112 channels, stride 16) and
+      the final 1280-D global pool;
+    * ``vgg16``: conv5_3 after its ReLU (512 channels, stride 16) and fc7 after its ReLU (4096-D).
+
+    ``model``: the classifier network (default :func:`build_backbone` with ImageNet weights).
+    """
+
+    def __init__(self, name: str, model: nn.Module | None = None, *, map_stop: int | None = 11):
+        super().__init__()
+        model = model if model is not None else build_backbone(name)
+        self.name = name
+        if name == "efficientnet_lite0":
+            self.encoder = model if isinstance(model, Lite0Encoder) else Lite0Encoder(model)
+            self.map_stop = int(map_stop or 11)
+        elif name == "vgg16":
+            self.lower, self.last_pool = model.features[:30], model.features[30]
+            self.avgpool, self.fc7 = model.avgpool, model.classifier[:5]
+        else:
+            raise ValueError(f"FeatureTap reads efficientnet_lite0 or vgg16, got {name!r}")
+        self.eval().requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.name == "efficientnet_lite0":
+            fmap = self.encoder(x, 0, self.map_stop)
+            return fmap, self.encoder(fmap, self.map_stop, None)
+        fmap = self.lower(x)
+        return fmap, self.fc7(torch.flatten(self.avgpool(self.last_pool(fmap)), 1))

@@ -34,19 +34,22 @@ def squared_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def triplet_ranking_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, margin: float = 2.0,
-                         reduction: str = "mean") -> torch.Tensor:
+                         reduction: str = "mean", *, squared: bool = True) -> torch.Tensor:
     """Eq. 2: ``L(t) = max(0, margin + D(f(s), f(p+)) - D(f(s), f(p-)))`` per triplet.
 
     Args:
         anchor, positive, negative: ``(B, d)`` embeddings of the sketch, the more similar photo and
             the less similar photo. ``margin`` is the paper's gamma (2 in Sec. 5.1).
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (``(B,)`` losses).
+        squared: ``D`` is the squared Euclidean distance (Sketch Me That Shoe's Eq. 2), or, with
+            ``squared=False``, the Euclidean distance itself (Doodle to Search's Eq. 1).
     """
     _check_pair(anchor, positive, "anchor and positive")
     _check_pair(anchor, negative, "anchor and negative")
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
-    losses = F.relu(margin + squared_distance(anchor, positive) - squared_distance(anchor, negative))
+    dist = squared_distance if squared else (lambda a, b: (a - b).norm(dim=1))
+    losses = F.relu(margin + dist(anchor, positive) - dist(anchor, negative))
     return _reduce(losses, reduction)
 
 

@@ -23,6 +23,8 @@ __all__ = [
     "paper_vs_ours",
     "SettingsTable",
     "settings_table",
+    "summarise_runs",
+    "table_stds",
 ]
 
 #: Shown where the paper gives no value for a method and metric.
@@ -431,3 +433,33 @@ def settings_table(config: Mapping[str, Any], keys: Sequence[str] | None = None,
     if not names:
         raise ValueError("settings_table: nothing to show (config is empty or keys is empty)")
     return SettingsTable(rows=[(str(name), config[name]) for name in names], title=title)
+
+
+# --------------------------------------------------------------------------- several runs of one row
+
+
+def summarise_runs(runs: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None, *,
+                   count_key: str = "n_runs") -> dict[str, Any]:
+    """Mean and (population) std of each metric over ``runs`` (one metrics dict per seed or split):
+    ``{key: mean, key + "_std": std, count_key: len(runs)}``. ``keys``: the metrics to summarise
+    (default: every numeric, non-bool key the first run has)."""
+    if not runs:
+        raise ValueError("summarise_runs needs at least one run")
+    if keys is None:
+        keys = [k for k, v in runs[0].items() if isinstance(v, numbers.Real) and not isinstance(v, bool)]
+    missing = [(i, k) for i, r in enumerate(runs) for k in keys if k not in r]
+    if missing:
+        raise ValueError(f"run {missing[0][0]} has no value for {missing[0][1]!r}")
+    out: dict[str, Any] = {}
+    for k in keys:
+        values = [float(r[k]) for r in runs]
+        out[k] = sum(values) / len(values)
+        out[f"{k}_std"] = math.sqrt(sum((v - out[k]) ** 2 for v in values) / len(values))
+    out[count_key] = len(runs)
+    return out
+
+
+def table_stds(table: Mapping[str, Mapping[str, Any]], count_key: str = "n_runs") -> dict[str, dict[str, float]]:
+    """``{row: {metric: std}}`` of the rows of ``table`` summarised over several runs (for ``paper_vs_ours``)."""
+    return {name: {k[:-4]: v for k, v in row.items() if k.endswith("_std")} for name, row in table.items()
+            if row.get(count_key, 1) > 1}

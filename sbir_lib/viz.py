@@ -31,6 +31,7 @@ __all__ = [
     "plot_pr_curves",
     "plot_training_curves",
     "doodleworld_gallery",
+    "attention_overlay",
 ]
 
 CORRECT_COLOUR = "#2ca02c"  # green border: relevant retrieval
@@ -411,4 +412,25 @@ def doodleworld_gallery(classes: Sequence[str] | None = None, *, seed: int = 0, 
             ax_p.imshow(world.photo(inst))
             ax_s.set_title(f"{name}: {v}", fontsize=6, loc="left")
     fig.subplots_adjust(left=0.01, right=0.99, top=0.98, bottom=0.01, wspace=0.05, hspace=0.35)
+    return fig
+
+
+def attention_overlay(images, maps, *, titles: Sequence[str] | None = None, size: float = 1.8, alpha: float = 0.5):
+    """Each image with an attention map over it: ``maps`` ``(N, h, w)`` in [0, 1] (e.g. a soft-attention
+    mask over a CNN's feature grid) stretched to the image (bilinear) and drawn in ``jet`` with ``alpha``.
+    Images as in :func:`retrieval_grid`. Returns the Figure (one row)."""
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim != 3 or len(maps) != len(images) or len(images) == 0:
+        raise ValueError(f"need N images and (N, h, w) maps, got {len(images)} images and maps of shape {maps.shape}")
+    from PIL import Image
+
+    fig, axes = _plt().subplots(1, len(images), figsize=(size * len(images), size * 1.1), squeeze=False)
+    for i, (ax, image) in enumerate(zip(axes[0], images)):
+        img = np.asarray(image)
+        _show_image(ax, img)
+        up = Image.fromarray(maps[i].astype(np.float32)).resize((img.shape[1], img.shape[0]), Image.BILINEAR)
+        ax.imshow(np.asarray(up), cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
+        if titles:
+            ax.set_title(titles[i], fontsize="small")
+    fig.tight_layout()
     return fig

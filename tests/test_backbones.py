@@ -175,3 +175,46 @@ def test_lite0_branch_without_a_new_layer_starts_from_the_imagenet_map(lite0, ch
         Lite0Branch(enc, 8, stop=17)
     with pytest.raises(ValueError, match="start must be in 1..11, got 12"):
         Lite0Branch(enc, 12, stop=11)
+
+
+def test_feature_tap_reads_lite0_at_block_10_and_its_final_pool(lite0, chelsea):
+    tap = backbones.FeatureTap("efficientnet_lite0", lite0, map_stop=11)
+    enc = Lite0Encoder(lite0)
+    x = imagenet_input(chelsea)
+    with torch.no_grad():
+        fmap, pooled = tap(x)
+        assert torch.allclose(fmap, enc(x, 0, 11), atol=1e-5) and torch.allclose(pooled, enc(x), atol=1e-5)
+    assert fmap.shape == (1, 112, 14, 14) and pooled.shape == (1, 1280)
+    assert not any(p.requires_grad for p in tap.parameters())
+
+
+def test_feature_tap_reads_vgg16_at_conv5_3_and_fc7():
+    torch.manual_seed(0)
+    model = build_backbone("vgg16", pretrained=False)
+    tap = backbones.FeatureTap("vgg16", model)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        fmap, pooled = tap(x)
+        conv5_3 = model.features[:30](x)                      # ... conv5_3, ReLU (the last max-pool left out)
+        fc7 = model.classifier[:5](torch.flatten(model.avgpool(model.features(x)), 1))   # fc6, ReLU, drop, fc7, ReLU
+        assert torch.allclose(fmap, conv5_3) and torch.allclose(pooled, fc7, atol=1e-6)
+    assert fmap.shape == (1, 512, 4, 4) and pooled.shape == (1, 4096) and (pooled >= 0).all()
+    with pytest.raises(ValueError, match="efficientnet_lite0 or vgg16"):
+        backbones.FeatureTap("resnet18", build_backbone("resnet18", pretrained=False))
+
+
+def test_encode_images_batches_without_gradients_and_checks_input():
+    calls = []
+
+    def fn(x):
+        calls.append(len(x))
+        return x.mean((2, 3)), x.amax((1, 2, 3))
+
+    images = np.random.default_rng(0).random((5, 8, 8)).astype(np.float32)
+    means, maxima = backbones.encode_images(fn, images, batch_size=2)
+    assert calls == [2, 2, 1] and means.shape == (5, 3) and maxima.shape == (5,)
+    assert torch.allclose(means, imagenet_input(images).mean((2, 3)), atol=1e-6)
+    (single,) = backbones.encode_images(lambda x: x.sum((1, 2, 3)), images)
+    assert single.shape == (5,) and not single.requires_grad
+    with pytest.raises(ValueError, match="no images"):
+        backbones.encode_images(fn, images[:0])

@@ -57,3 +57,14 @@ def test_loss_errors():
         contrastive_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.ones(3))
     with pytest.raises(ValueError, match=">= 0"):
         l2_regularizer(torch.nn.Linear(2, 2).parameters(), -1.0)
+
+
+def test_triplet_loss_on_euclidean_distances_hand_worked():
+    # Doodle to Search's Eq. 1: max(0, mu + ||a - p|| - ||a - n||), distances not squared
+    a = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
+    p = torch.tensor([[3.0, 4.0], [1.0, 0.0]])     # distances 5 and 1
+    n = torch.tensor([[6.0, 8.0], [0.0, 3.0]])     # distances 10 and 3
+    losses = triplet_ranking_loss(a, p, n, margin=2.5, reduction="none", squared=False)
+    assert torch.allclose(losses, torch.tensor([0.0, 0.5]))
+    squared = triplet_ranking_loss(a, p, n, margin=2.5, reduction="none")   # 25 - 100 and 1 - 9: both 0
+    assert torch.equal(squared, torch.zeros(2))

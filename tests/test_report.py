@@ -202,3 +202,19 @@ def test_report_module_imports_neither_torch_nor_pandas():
     code = "import sys, sbir_lib.report; print('torch' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_summarise_runs_gives_mean_population_std_and_count():
+    from sbir_lib.report import summarise_runs, table_stds
+
+    runs = [{"mAP": 0.2, "P@200": 0.1, "name": "a", "ok": True}, {"mAP": 0.4, "P@200": 0.3, "name": "b", "ok": False}]
+    row = summarise_runs(runs)
+    assert row == pytest.approx({"mAP": 0.3, "mAP_std": 0.1, "P@200": 0.2, "P@200_std": 0.1, "n_runs": 2})
+    assert summarise_runs(runs, ["mAP"], count_key="n_seeds") == pytest.approx({"mAP": 0.3, "mAP_std": 0.1,
+                                                                                "n_seeds": 2})
+    assert table_stds({"x": row, "single": summarise_runs(runs[:1])}) == {"x": pytest.approx({"mAP": 0.1,
+                                                                                              "P@200": 0.1})}
+    with pytest.raises(ValueError, match="run 1 has no value for 'mAP'"):
+        summarise_runs([{"mAP": 1.0}, {"P@200": 1.0}])
+    with pytest.raises(ValueError, match="at least one run"):
+        summarise_runs([])

@@ -214,3 +214,15 @@ def test_doodleworld_gallery_shows_sketches_beside_photos():
     assert images[2].get_title(loc="left") == "house: " + get_class("house").variants[1]
     with pytest.raises(ValueError, match="columns and max_variants must be positive integers, got 0, 3"):
         viz.doodleworld_gallery(["house"], columns=0)
+
+
+def test_attention_overlay_stretches_each_map_over_its_image():
+    images = [np.zeros((16, 16)), np.full((8, 8, 3), 255, np.uint8)]
+    maps = np.array([[[0.0, 1.0], [0.0, 1.0]], [[1.0, 1.0], [0.0, 0.0]]])
+    fig = viz.attention_overlay(images, maps, titles=["a", "b"])
+    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "b"
+    overlay = fig.axes[0].get_images()[1].get_array()
+    assert overlay.shape == (16, 16) and overlay[:, 0].mean() < 0.1 and overlay[:, -1].mean() > 0.9   # left 0, right 1
+    assert fig.axes[1].get_images()[1].get_array().shape == (8, 8)
+    with pytest.raises(ValueError, match="maps"):
+        viz.attention_overlay(images, maps[:1])

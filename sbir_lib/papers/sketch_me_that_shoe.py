@@ -44,6 +44,7 @@ from ..backbones import imagenet_input
 from ..models import Lite0Branch, SketchANet, heterogeneous, siamese, sketchanet_config
 from ..ranksvm import RankSVM
 from ..render import rasterize_batch
+from ..report import summarise_runs, table_stds
 from ..strokes import as_polylines
 from ..trace import raster_to_strokes
 from ..train import AugmentedImages, CachedFeatures, History, embed, fit, train_classifier
@@ -991,16 +992,12 @@ class Experiment:
 
 def seed_stds(table: dict) -> dict:
     """``{row: {metric: std}}`` of the rows of ``table`` that were run over several seeds (for the tables)."""
-    return {name: {k[:-4]: v for k, v in row.items() if k.endswith("_std")} for name, row in table.items()
-            if row.get("n_seeds", 1) > 1}
+    return table_stds(table, "n_seeds")
 
 
 def summarise_seeds(runs: list[dict]) -> dict:
     """Mean and std over seeds of each metric of ``runs`` (one metrics dict per seed), and their number."""
-    keys = [k for k in METRICS if k in runs[0]]
-    row = {k: float(np.mean([r[k] for r in runs])) for k in keys}
-    row.update({f"{k}_std": float(np.std([r[k] for r in runs])) for k in keys})
-    return dict(row, n_seeds=len(runs))
+    return summarise_runs(runs, [k for k in METRICS if k in runs[0]], count_key="n_seeds")
 
 
 # =========================================================================== which data
