@@ -68,3 +68,25 @@ def test_read_class_images_keeps_classes_with_both_domains_and_chooses_by_seed(t
     assert one.classes == ("a",) and len(one.sketches) == 3 and one.meta["sketch_names"] == two.meta["sketch_names"]
     with pytest.raises(DataError, match="no class has both"):
         read_class_images(sk[5:], ph, size=4, sketches_per_class=1, photos_per_class=1)
+
+
+def test_quickdraw_extended_and_tuberlin_extended_from_their_folders(shared_data, tmp_path):
+    # QuickDraw-Extended: class folders spelt with spaces, read with underscores (the split's spelling)
+    for k, c in enumerate(["airplane", "alarm clock"]):
+        for i in range(2):
+            write_image(tmp_path / "qd" / "QuickDraw_sketches_final" / c / f"s{i}.png", 50 * k + i)
+            write_image(tmp_path / "qdp" / "QuickDraw_images_final" / c / f"p{i}.jpg", 50 * k + i, "RGB")
+    split, zs, vectors, source = load_zero_shot_dataset(
+        "quickdraw_extended", size=8, sketches_per_class=2, photos_per_class=2,
+        roots={"sketches": tmp_path / "qd", "photos": tmp_path / "qdp"})
+    assert split.classes == ("airplane", "alarm_clock") and vectors.shape == (2, 50)        # GloVe 6B 50-d
+    assert source["name"] == "QuickDraw-Extended" and len(zs.unseen) == 30
+    # TU-Berlin-Extended: the photo folders' own spellings are matched to the 250 class names
+    for k, (c, folder) in enumerate([("airplane", "airplane"), ("alarm_clock", "alarmclock")]):
+        write_image(tmp_path / "tu" / "png" / c / "1.png", 100 + k)
+        write_image(tmp_path / "tup" / folder / "1.jpg", 100 + k, "RGB")
+    split, zs, vectors, source = load_zero_shot_dataset(
+        "tuberlin_extended", size=8, sketches_per_class=1, photos_per_class=1,
+        roots={"sketches": tmp_path / "tu", "photos": tmp_path / "tup"})
+    assert split.classes == ("airplane", "alarm_clock") and vectors.shape == (2, 300)        # word2vec
+    assert split.photo_labels.tolist() == [0, 1] and len(zs.unseen) == 30

@@ -232,3 +232,15 @@ def test_published_splits_keep_the_benchmarks_unseen_classes_and_draw_validation
         d2s.published_splits(names, ["a"], 5, [0])
     with pytest.raises(ValueError, match="dataset must be one of"):
         d2s.load_data("imagenet", small_config())
+
+
+def test_embedding_geometry_on_constructed_embeddings():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 20)
+    centres = np.array([[5.0, 0.0], [-5.0, 0.0]])
+    sketches = centres[labels] + 0.1 * rng.standard_normal((40, 2))
+    photos = centres[labels] + 0.1 * rng.standard_normal((40, 2))
+    aligned = d2s.embedding_geometry(sketches, photos, labels, labels)
+    assert aligned["class_ratio"] < 0.05 and aligned["domain_accuracy"] < 0.75    # classes line up, domains mixed
+    shifted = d2s.embedding_geometry(sketches + [0.0, 20.0], photos, labels, labels)
+    assert shifted["domain_accuracy"] == 1.0 and shifted["class_ratio"] > 0.5     # a domain offset swamps classes
