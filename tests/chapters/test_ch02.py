@@ -54,21 +54,27 @@ def check_structure(results: dict) -> None:
 
 
 def check_beats(results: dict, model: str, keys, baselines) -> None:
-    """``model`` (the seeds' mean) beats each baseline on each metric by more than the seeds' spread (max - min)
-    and more than one test sketch."""
+    """``model`` beats each baseline on each metric: the seeds' mean by more than the seeds' spread (their std,
+    the "±" the chapter prints) and more than one test sketch, and every seed on its own. (Float results of
+    a training differ between CPUs of this machine kind: on 2026-12-02 two of them gave Lite0 acc@1 seeds
+    44.3/44.3/46.1 and 43.5/44.3/47.0 for the same commit and seeds; the max - min range, 1.8 and 3.5 points,
+    is no stable yardstick at 0.87 points per test sketch.)"""
     table1, seeds = results["metrics"]["table1"], results["metrics"]["lite0_seeds"]
     n_test = results["metrics"]["n_test_sketches"]
     for key in keys:
-        spread = np.ptp([r[key] for r in seeds.values()])
+        values = [r[key] for r in seeds.values()]
+        spread = float(np.std(values))
         for baseline in baselines:
             margin = table1[model][key] - table1[baseline][key]
-            assert margin > max(spread, 1 / n_test), (f"{key}: {model} {table1[model][key]:.3f} vs {baseline} "
-                                                      f"{table1[baseline][key]:.3f} (seed spread {spread:.3f})")
+            where = (f"{key}: {model} {table1[model][key]:.3f} (seeds {np.round(values, 3).tolist()}, std "
+                     f"{spread:.3f}) vs {baseline} {table1[baseline][key]:.3f}")
+            assert margin > max(spread, 1 / n_test), where
+            assert min(values) > table1[baseline][key], where
 
 
 def check_claims(results: dict) -> None:
-    """The paper's central claim (Table 1) on QMUL Shoe V1, on the ImageNet family's mean over seeds: the
-    triplet model beats every baseline on acc@1 and acc@10, by more than the seeds' spread (max - min)."""
+    """The paper's central claim (Table 1) on QMUL Shoe V1, on the ImageNet family's seeds: the triplet model
+    beats every baseline on acc@1 and acc@10 (:func:`check_beats`)."""
     table1 = results["metrics"]["table1"]
     full = table1[BB]
     assert results["data"]["name"] == "QMUL Shoe V1"
