@@ -651,10 +651,14 @@ class Experiment:
         data = d if semantics is None else EncodedData(d.sketch_map, d.sketch_pooled, d.sketch_labels, d.photo_map,
                                                        d.photo_pooled, d.photo_labels, d.classes, sem)
 
-        def validate():
-            s, ph = self.embeddings(model)
+        vs, vp = p["val"]
+
+        def validate():                      # embeds the validation items only
+            s = _embed(model.sketch_encoder, d.sketch_map[vs], d.sketch_pooled[vs], self.device)
+            ph = _embed(model.photo_encoder, d.photo_map[vp], d.photo_pooled[vp], self.device)
             model.train()
-            return self.evaluate(s, ph, *p["val"])["mAP"]
+            return evaluate_zero_shot(s, ph, d.sketch_labels[vs], d.photo_labels[vp], k=min(200, len(vp) - 1),
+                                      progress=False).map_all
 
         hist = train_zero_shot(model, data, *p["train"], sampler, steps=c["steps"], epochs=c["epochs"],
                                batch=c["batch"], margin=c["margin"], lam_s=c["lambda_s"], lr=c["lr"],

@@ -40,7 +40,7 @@ from ..losses import contrastive_loss, l2_regularizer, triplet_ranking_loss
 from ..metrics import ranking_metrics_from_distances, ranking_metrics_from_embeddings, triplets_from_pairs
 from ..mls import mls_affine
 from ..progress import progress_bar
-from ..backbones import imagenet_input
+from ..backbones import encode_images
 from ..models import Lite0Branch, SketchANet, heterogeneous, siamese, sketchanet_config
 from ..ranksvm import RankSVM
 from ..render import rasterize_batch
@@ -897,12 +897,8 @@ class Experiment:
     # ----------------------------------------------------------------- ImageNet weights in place of steps 1-3
     def _lower(self, encoder, images) -> torch.Tensor:
         """Frozen lower blocks ``0 .. bb_start - 1`` of ``encoder`` on ``(N, side, side)`` inks."""
-        start, out = self.config["bb_start"], []
-        with torch.no_grad():
-            for i in range(0, len(images), 64):
-                x = imagenet_input(np.ascontiguousarray(images[i:i + 64])).to(self.device)
-                out.append(encoder(x.contiguous(memory_format=torch.channels_last), 0, start).contiguous().cpu())
-        return torch.cat(out)
+        start = self.config["bb_start"]
+        return encode_images(lambda x: encoder(x, 0, start), images, batch_size=64, device=self.device)[0]
 
     def prepare_backbone(self) -> str:
         """Our CPU substitute for steps 1-3: ImageNet weights. Aligns every image at ``bb_size`` px, draws the
