@@ -1,4 +1,4 @@
-"""Small built-in example sketches (house, shoe, fish, cup, tree).
+"""Small built-in example sketches (house, shoe, fish, cup, tree, chair).
 
 They are drawn by hand for this book (not taken from the QuickDraw data) and stored in
 ``sbir_lib/assets/example_sketches.ndjson`` in the QuickDraw *simplified* layout: one JSON object per

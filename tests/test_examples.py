@@ -11,10 +11,10 @@ from sbir_lib import examples
 from sbir_lib.errors import DataError
 from sbir_lib.strokes import quickdraw_to_stroke3, stroke3_to_polylines
 
-NAMES = ["house", "shoe", "fish", "cup", "tree"]
+NAMES = ["house", "shoe", "fish", "cup", "tree", "chair"]
 
 
-def test_available_examples_lists_the_five_objects_in_file_order():
+def test_available_examples_lists_the_six_objects_in_file_order():
     assert examples.available_examples() == NAMES
 
 
@@ -70,7 +70,7 @@ def test_examples_differ_from_each_other():
 
 
 def test_unknown_name_raises_key_error_listing_available_names():
-    with pytest.raises(KeyError, match=r"unknown example sketch 'dog'; available: house, shoe, fish, cup, tree"):
+    with pytest.raises(KeyError, match=r"unknown example sketch 'dog'; available: house, shoe, fish, cup, tree, chair"):
         examples.example_sketch("dog")
     with pytest.raises(KeyError, match="available: house"):
         examples.example_drawing("Dog")

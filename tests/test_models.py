@@ -52,3 +52,24 @@ def test_siamese_shares_heterogeneous_does_not():
         h.sketch_branch.fc7.weight.add_(1.0)
         assert torch.allclose(h.embed_photo(y), fp)
         assert not torch.allclose(h.embed_sketch(x), fs)
+
+
+def test_pretrained_batchnorm_keeps_its_statistics_in_training_mode():
+    import torch
+    from torch import nn
+
+    from sbir_lib.models import PretrainedBatchNorm
+
+    class Net(PretrainedBatchNorm):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn, self.drop = nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2), nn.Dropout(0.5)
+
+        def forward(self, x):
+            return self.drop(self.bn(self.conv(x)))
+
+    net = Net().train()
+    assert net.training and net.drop.training and not net.bn.training
+    before = net.bn.running_mean.clone()
+    net(torch.randn(4, 1, 3, 3) + 5.0).sum().backward()
+    assert torch.equal(net.bn.running_mean, before) and net.conv.weight.grad is not None

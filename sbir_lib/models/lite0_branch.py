@@ -22,10 +22,12 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .batchnorm import PretrainedBatchNorm
+
 __all__ = ["Lite0Branch"]
 
 
-class Lite0Branch(nn.Module):
+class Lite0Branch(PretrainedBatchNorm):
     """Blocks ``start..stop-1`` of a :class:`~sbir_lib.backbones.Lite0Encoder` (copied) [+ head conv], grid
     pooling [+ linear] -> L2."""
 
@@ -51,13 +53,6 @@ class Lite0Branch(nn.Module):
         for p in self.parameters():
             p.requires_grad_(True)
         self.to(memory_format=torch.channels_last)  # about twice as fast for depthwise convolutions on a CPU
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        for m in self.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.eval()
-        return self
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         h = h.contiguous(memory_format=torch.channels_last)
