@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -179,6 +180,12 @@ def _write_v2(root, coords, photos):
     return root
 
 
+def _load_v2(root, category="chair", split="train", **kw):
+    """load_qmul_v2 on a constructed folder, with its own pickle's checksum (the published one is for the release)."""
+    sha = hashlib.sha256((root / "ChairV2_Coordinate").read_bytes()).hexdigest()
+    return load_qmul_v2(root, category, split, sha256=sha, **kw)
+
+
 def test_v2_tiny_fixture(tmp_path):
     red = np.zeros((10, 20, 3), np.uint8)
     red[..., 0] = 255                                            # 20 wide x 10 high: padded top and bottom
@@ -191,7 +198,7 @@ def test_v2_tiny_fixture(tmp_path):
         "/test/chairC_1": np.array([[0, 0, 1]], np.float64),
     }
     root = _write_v2(tmp_path / "v2", coords, {"chairA": red, "chairB": blue, "chairC": blue})
-    split = load_qmul_v2(root, "chair", "train", image_size=20)
+    split = _load_v2(root, "chair", "train", image_size=20)
     assert (split.name, split.split, split.classes, split.photo_kind) == ("qmul_chairv2", "train", ("chair",), "rgb")
     # sketches ordered by photo, then n as a number (2 before 10)
     assert split.meta["sketch_names"] == ("/train/chairA_2", "/train/chairA_10", "/train/chairB_2")
@@ -207,7 +214,7 @@ def test_v2_tiny_fixture(tmp_path):
     np.testing.assert_array_equal(split.photos[0, 15:], 255)
     np.testing.assert_array_equal(split.photos[0, 7:13], np.broadcast_to([255, 0, 0], (6, 20, 3)))
     np.testing.assert_array_equal(split.photos[1], np.broadcast_to([0, 0, 255], (20, 20, 3)))
-    test = load_qmul_v2(root, "chair", "test", image_size=20)
+    test = _load_v2(root, "chair", "test", image_size=20)
     assert len(test) == 1 and test.meta["photo_names"] == ("chairC",)
 
 
@@ -217,26 +224,34 @@ def test_v2_bad_input(tmp_path):
                      {"chairA": blue})
     with pytest.raises(DataError, match=r"ChairV2_Coordinate: malformed sketch key '/train/nounderscore'; expected "
                                         r"'/train/<photo>_<n>'"):
-        load_qmul_v2(root, "chair", "train")
+        _load_v2(root, "chair", "train")
     root = _write_v2(tmp_path / "valid", {"/train/chairA_1": np.zeros((2, 3)), "/validation/chairA_2": np.zeros((2, 3))},
                      {"chairA": blue})
     with pytest.raises(DataError, match=r"malformed sketch key '/validation/chairA_2'"):
-        load_qmul_v2(root, "chair", "train")
+        _load_v2(root, "chair", "train")
     root = _write_v2(tmp_path / "nophoto", {"/train/chairA_1": np.zeros((2, 3)), "/train/chairZ_1": np.zeros((2, 3))},
                      {"chairA": blue})
     with pytest.raises(DataError, match=r"nophoto: no photo 'chairZ' \(looked for chairZ\.png/\.jpg/\.jpeg in photo/ and trainB/\)"):
-        load_qmul_v2(root, "chair", "train")
+        _load_v2(root, "chair", "train")
     with pytest.raises(DataError, match=r"nophoto.*: no 'test' sketches"):
-        load_qmul_v2(root, "chair", "test")
+        _load_v2(root, "chair", "test")
     with pytest.raises(DataError, match=r"ShoeV2_Coordinate: no such file"):
         load_qmul_v2(root, "shoe", "train")
     with pytest.raises(DataError, match="unknown QMUL V2 category 'sofa'"):
         load_qmul_v2(root, "sofa")
     with pytest.raises(DataError, match="QMUL V2 split must be 'train' or 'test', got 'val'"):
         load_qmul_v2(root, "chair", "val")
+    # the pickle is read only once verified: the release's checksum (default) or the one passed
+    with pytest.raises(DataError, match=r"nophoto/ChairV2_Coordinate: sha256 mismatch \(expected a22925201f3f"):
+        load_qmul_v2(root, "chair", "train")
+    with pytest.raises(DataError, match=r"ChairV2_Coordinate: sha256 mismatch \(expected 00000"):
+        load_qmul_v2(root, "chair", "train", sha256="0" * 64)
+    (root / "ShoeV2_Coordinate").write_bytes((root / "ChairV2_Coordinate").read_bytes())
+    with pytest.raises(DataError, match=r"ShoeV2_Coordinate: no known SHA-256 for the QMUL ShoeV2 coordinate pickle"):
+        load_qmul_v2(root, "shoe", "train")
     (root / "photo" / "chairZ.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match=r"chairZ\.png: cannot read photo"):
-        load_qmul_v2(root, "chair", "train")
+        _load_v2(root, "chair", "train")
 
 
 def test_v2_real_chairs(shared_data):

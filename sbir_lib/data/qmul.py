@@ -32,6 +32,9 @@ __all__ = ["V1_CATEGORIES", "V2_CATEGORIES", "load_qmul_v1", "load_qmul_v1_votes
 V1_CATEGORIES = ("shoes", "chairs", "handbags")
 #: ShoeV2 / ChairV2: category -> the release's name (``<Name>_Coordinate``).
 V2_CATEGORIES = {"shoe": "ShoeV2", "chair": "ChairV2"}
+#: SHA-256 of the published ``<Name>_Coordinate`` pickles this project has checked (a pickle is read only once
+#: verified); ShoeV2's is not known here: pass ``sha256=`` to :func:`load_qmul_v2` after checking a download.
+V2_SHA256 = {"ChairV2": "a22925201f3f7a0127b356b843671bc41fd8dd6d11ea16b5169e5733f440b959"}
 #: ``<split>/<photo>_<n>`` keys of the V2 coordinate pickles (leading slash optional). ``<n>`` is the
 #: text after the last underscore: mostly a number, in three ChairV2 keys an annotator id (``A1YX741QQSMKPS``).
 _V2_KEY = re.compile(r"^/?(train|test)/([^/]+)_([^_/]+)$")
@@ -245,7 +248,7 @@ def qmul_v2_root(category: str = "chair") -> Path:
 
 
 def load_qmul_v2(root: str | os.PathLike, category: str = "chair", split: str = "train", *,
-                 image_size: int = 256) -> PairedSplit:
+                 image_size: int = 256, sha256: str | None = None) -> PairedSplit:
     """Load one split of QMUL-ChairV2 / ShoeV2 as a :class:`~sbir_lib.data.paired.PairedSplit`.
 
     ``root`` holds the ``<Name>_Coordinate`` pickle (``ChairV2_Coordinate``) and the photos, in
@@ -262,9 +265,11 @@ def load_qmul_v2(root: str | os.PathLike, category: str = "chair", split: str = 
       500 x 500 ones are downscaled).
     * ``sketch_photo``: the photo a key names; one class (``category``); no triplet annotations.
 
+    The pickle is read only after its SHA-256 matches ``sha256`` (default: :data:`V2_SHA256`'s).
+
     Raises:
-        DataError: unknown category or split, missing pickle or photo, a malformed key (naming the file
-            and the key), or no sketch in the split.
+        DataError: unknown category or split, missing pickle or photo, no known checksum or a mismatch, a
+            malformed key (naming the file and the key), or no sketch in the split.
     """
     if category not in V2_CATEGORIES:
         raise DataError(f"unknown QMUL V2 category {category!r}; expected one of {tuple(V2_CATEGORIES)}")
@@ -277,7 +282,11 @@ def load_qmul_v2(root: str | os.PathLike, category: str = "chair", split: str = 
     pickle_path = root / f"{release}_Coordinate"
     if not pickle_path.is_file():
         raise DataError(f"{pickle_path}: no such file (QMUL {release} coordinate pickle)")
-    coords = load_qmul_v2_coordinates(pickle_path)
+    expected = sha256 or V2_SHA256.get(release)
+    if expected is None:
+        raise DataError(f"{pickle_path}: no known SHA-256 for the QMUL {release} coordinate pickle, and a pickle is "
+                        f"read only once verified; check the download and pass sha256=")
+    coords = load_qmul_v2_coordinates(pickle_path, sha256=expected)
     entries = []
     for key in coords:
         match = _V2_KEY.match(key)
