@@ -568,6 +568,19 @@ def recovery_loss(logits: torch.Tensor, target: torch.Tensor, channels=(0, 1, 2,
     return F.binary_cross_entropy_with_logits(logits[:, ch], target[:, ch].float())
 
 
+def recovery_error(prob, target) -> dict[str, dict[str, float]]:
+    """Per channel ``e1..e4``: the binary cross-entropy of predicted probabilities ``prob (K, 4, R, R)`` against
+    ``target`` (``model``), and of the best constant map -- the channel's ink fraction everywhere (``constant``),
+    the yardstick of whether E^r learned anything beyond how much ink a channel has."""
+    prob, target = np.asarray(prob, np.float64), np.asarray(target, np.float64)
+
+    def bce(p, t):
+        return float(-(t * np.log(p + 1e-7) + (1 - t) * np.log(1 - p + 1e-7)).mean())
+
+    return {f"e{c + 1}": dict(model=bce(prob[:, c], target[:, c]), constant=bce(target[:, c].mean(), target[:, c]))
+            for c in range(target.shape[1])}
+
+
 class CSRModel(nn.Module):
     """``E^f`` and, when the row trains ``L_rec``, ``E^r`` -- the two networks of Fig. 2."""
 

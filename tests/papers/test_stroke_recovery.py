@@ -315,3 +315,14 @@ def test_full_profile_runs_every_row_and_each_row_trains(tiny_experiment):
     for row in sr.ROWS:                                  # one step of every row: every loss, anchor and disorder
         model, hist = tiny_experiment.train_row(row, 0, steps=1, progress=False)
         assert len(hist.losses) == 1 and np.isfinite(hist.losses[0]), row
+
+
+def test_recovery_error_against_hand_worked_cross_entropy():
+    target = np.zeros((1, 4, 2, 2))
+    target[0, 0, 0, 0] = 1                                          # e1: one ink pixel of four, e2-e4 blank
+    prob = np.full((1, 4, 2, 2), 0.5)
+    err = sr.recovery_error(prob, target)
+    assert err["e1"]["model"] == pytest.approx(np.log(2), abs=1e-6)            # -log 0.5 on every pixel
+    # the best constant for e1 is 1/4: -(1/4 log 1/4 + 3/4 log 3/4)
+    assert err["e1"]["constant"] == pytest.approx(-(0.25 * np.log(0.25) + 0.75 * np.log(0.75)), abs=1e-6)
+    assert err["e2"]["constant"] == pytest.approx(0.0, abs=1e-6) and set(err) == {"e1", "e2", "e3", "e4"}
