@@ -233,7 +233,9 @@ class FeatureTap(nn.Module):
 
     * ``efficientnet_lite0``: the map after block ``map_stop - 1`` (block 10: 112 channels, stride 16) and
       the final 1280-D global pool;
-    * ``vgg16``: conv5_3 after its ReLU (512 channels, stride 16) and fc7 after its ReLU (4096-D).
+    * ``vgg16``: conv5_3 after its ReLU (512 channels, stride 16) and fc7 after its ReLU (4096-D);
+    * ``googlenet`` (Inception-v1): the map after inception 4e (832 channels, stride 16) and the 1024-D
+      average pool after inception 5b (torchvision's input transform applied first, as its weights expect).
 
     ``model``: the classifier network (default :func:`build_backbone` with ImageNet weights).
     """
@@ -248,13 +250,23 @@ class FeatureTap(nn.Module):
         elif name == "vgg16":
             self.lower, self.last_pool = model.features[:30], model.features[30]
             self.avgpool, self.fc7 = model.avgpool, model.classifier[:5]
+        elif name == "googlenet":
+            self.googlenet = model
+            self.lower = nn.Sequential(model.conv1, model.maxpool1, model.conv2, model.conv3, model.maxpool2,
+                                       model.inception3a, model.inception3b, model.maxpool3, model.inception4a,
+                                       model.inception4b, model.inception4c, model.inception4d, model.inception4e)
+            self.upper = nn.Sequential(model.maxpool4, model.inception5a, model.inception5b, model.avgpool,
+                                       nn.Flatten())
         else:
-            raise ValueError(f"FeatureTap reads efficientnet_lite0 or vgg16, got {name!r}")
+            raise ValueError(f"FeatureTap reads efficientnet_lite0, vgg16 or googlenet, got {name!r}")
         self.eval().requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.name == "efficientnet_lite0":
             fmap = self.encoder(x, 0, self.map_stop)
             return fmap, self.encoder(fmap, self.map_stop, None)
+        if self.name == "googlenet":
+            fmap = self.lower(self.googlenet._transform_input(x))
+            return fmap, self.upper(fmap)
         fmap = self.lower(x)
         return fmap, self.fc7(torch.flatten(self.avgpool(self.last_pool(fmap)), 1))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["squared_distance", "triplet_ranking_loss", "l2_regularizer", "ranking_objective", "contrastive_loss"]
+__all__ = ["squared_distance", "triplet_ranking_loss", "l2_regularizer", "ranking_objective", "contrastive_loss",
+           "magnet_loss", "hardest_negative_triplet_loss", "hard_contrastive_loss"]
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
@@ -108,3 +109,109 @@ def batch_all_triplet_loss(anchors: torch.Tensor, anchor_labels: torch.Tensor, c
     losses = torch.relu(dist[:, :, None] - dist[:, None, :] + margin)[valid]
     active = (losses > 0).sum()
     return losses.sum() / active.clamp(min=1)
+
+
+def magnet_loss(z: torch.Tensor, labels: torch.Tensor, cluster_ids: torch.Tensor, centroids: torch.Tensor,
+                centroid_labels: torch.Tensor, *, beta: float = 1.0, sigma2: float | None = None,
+                reduction: str = "mean") -> torch.Tensor:
+    """Cross-domain magnet loss with fixed centroids (Bui et al. 2018, Eq. 9; after Rippel et al. 2016).
+
+    Per sample ``{ ||z - mu(z)||^2 / (2 sigma^2) + beta + log sum_{k: class(k) != C(z)}
+    exp(-||z - mu_k||^2 / (2 sigma^2)) }_+``, i.e. ``-log`` of ``exp(-||z - mu(z)||^2/(2 sigma^2) - beta)``
+    over the sum over the centroids of the *other* classes, hinged at 0; the sum is a logsumexp.
+
+    Args:
+        z: ``(N, d)`` float embeddings (sketches and photos alike).
+        labels: ``(N,)`` int class of each sample.
+        cluster_ids: ``(N,)`` int index of each sample's own cluster into ``centroids``; that cluster
+            must belong to the sample's class.
+        centroids: ``(K, d)`` float cluster centres, pre-computed when the clusters were last updated
+            and treated as constants (detached), as in the paper's Sec. 3.3 point 1.
+        centroid_labels: ``(K,)`` int class of each centroid.
+        beta: the margin ``beta`` on the squared distance to the own centroid (in units of ``2 sigma^2``;
+            the paper does not give its value).
+        sigma2: ``sigma^2``; ``None`` estimates it from the batch as Rippel et al. do,
+            ``sum_n ||z_n - mu(z_n)||^2 / (N - 1)`` (``N >= 2``), detached so that the loss cannot shrink
+            by spreading the samples, and clamped at 1e-12 (all samples on their centroids).
+        reduction: ``"mean"`` (the paper's ``1/N`` sum), ``"sum"`` or ``"none"`` (``(N,)``).
+    """
+    if z.ndim != 2 or centroids.ndim != 2 or z.shape[1] != centroids.shape[1]:
+        raise ValueError(f"z (N, d) and centroids (K, d) must share d, got {tuple(z.shape)} and "
+                         f"{tuple(centroids.shape)}")
+    n, k = z.shape[0], centroids.shape[0]
+    if labels.shape != (n,) or cluster_ids.shape != (n,) or centroid_labels.shape != (k,):
+        raise ValueError(f"need one label and one cluster id per sample ({n}) and one label per centroid ({k})")
+    if ((cluster_ids < 0) | (cluster_ids >= k)).any():
+        raise ValueError(f"cluster_ids must index the {k} centroids")
+    wrong = torch.nonzero(centroid_labels[cluster_ids] != labels).flatten()
+    if len(wrong):
+        i = int(wrong[0])
+        raise ValueError(f"sample {i} of class {int(labels[i])} is assigned to centroid {int(cluster_ids[i])} "
+                         f"of class {int(centroid_labels[cluster_ids[i]])}")
+    impostor = labels[:, None] != centroid_labels[None, :]                      # (N, K)
+    lonely = torch.nonzero(~impostor.any(dim=1)).flatten()
+    if len(lonely):
+        raise ValueError(f"class {int(labels[lonely[0]])} has no impostor centroid (every centroid is of that class)")
+    d2 = ((z[:, None, :] - centroids.detach()[None, :, :]) ** 2).sum(dim=2)     # (N, K)
+    own = d2.gather(1, cluster_ids[:, None].long()).squeeze(1)
+    if sigma2 is None:
+        if n < 2:
+            raise ValueError("estimating sigma2 from the batch needs at least 2 samples; pass sigma2")
+        sigma2 = (own.detach().sum() / (n - 1)).clamp(min=1e-12)
+    elif not sigma2 > 0:
+        raise ValueError(f"sigma2 must be > 0, got {sigma2}")
+    scaled = d2 / (2 * sigma2)
+    others = torch.logsumexp(scaled.neg().masked_fill(~impostor, float("-inf")), dim=1)
+    return _reduce(F.relu(own / (2 * sigma2) + beta + others), reduction)
+
+
+def _hardest_negatives(anchor: torch.Tensor, negatives: torch.Tensor, anchor_labels: torch.Tensor,
+                       negative_labels: torch.Tensor) -> torch.Tensor:
+    """``(B, d)`` the closest candidate of another class for each anchor (in-batch hard mining)."""
+    if negatives.ndim != 2 or negatives.shape[1] != anchor.shape[1]:
+        raise ValueError(f"negatives must be (C, d) with the anchors' d, got {tuple(negatives.shape)} "
+                         f"and {tuple(anchor.shape)}")
+    if anchor_labels.shape != (anchor.shape[0],) or negative_labels.shape != (negatives.shape[0],):
+        raise ValueError("need one label per anchor and per negative candidate")
+    other = anchor_labels[:, None] != negative_labels[None, :]                  # (B, C)
+    alone = torch.nonzero(~other.any(dim=1)).flatten()
+    if len(alone):
+        raise ValueError(f"anchor {int(alone[0])} (class {int(anchor_labels[alone[0]])}) has no candidate "
+                         "negative of another class in the batch")
+    with torch.no_grad():
+        d2 = torch.cdist(anchor, negatives) ** 2
+        hardest = d2.masked_fill(~other, float("inf")).argmin(dim=1)
+    return negatives[hardest]
+
+
+def hardest_negative_triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor,
+                                  anchor_labels: torch.Tensor, negative_labels: torch.Tensor, margin: float,
+                                  reduction: str = "mean", *, squared: bool = True) -> torch.Tensor:
+    """The SS-triplet-HM baseline (Bui et al. 2018, Sec. 4.3): :func:`triplet_ranking_loss` with, for
+    each anchor, the closest candidate of another class in the batch as its negative.
+
+    Args:
+        anchor, positive: ``(B, d)`` sketch embeddings and their positive photos.
+        negatives: ``(C, d)`` candidate photos of the batch; ``anchor_labels`` ``(B,)``,
+            ``negative_labels`` ``(C,)`` their classes.
+        margin, reduction, squared: as in :func:`triplet_ranking_loss` (the paper gives no margin).
+    """
+    hard = _hardest_negatives(anchor, negatives, anchor_labels, negative_labels)
+    return triplet_ranking_loss(anchor, positive, hard, margin, reduction, squared=squared)
+
+
+def hard_contrastive_loss(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor,
+                          anchor_labels: torch.Tensor, negative_labels: torch.Tensor, margin: float,
+                          reduction: str = "mean") -> torch.Tensor:
+    """The SS-contrast-HM baseline (Bui et al. 2018, Sec. 4.3): per anchor, :func:`contrastive_loss` of
+    its positive pair plus that of its hardest negative pair (the closest candidate of another class),
+    ``D(a, p) + max(0, margin - D(a, n_hard))`` with ``D`` the squared Euclidean distance.
+
+    Arguments as in :func:`hardest_negative_triplet_loss`; ``"none"`` gives ``(B,)`` losses.
+    """
+    hard = _hardest_negatives(anchor, negatives, anchor_labels, negative_labels)
+    _check_pair(anchor, positive, "anchor and positive")
+    b = anchor.shape[0]
+    same = torch.cat([torch.ones(b), torch.zeros(b)]).to(anchor.device)
+    pairs = contrastive_loss(torch.cat([anchor, anchor]), torch.cat([positive, hard]), same, margin, "none")
+    return _reduce(pairs[:b] + pairs[b:], reduction)

@@ -199,8 +199,25 @@ def test_feature_tap_reads_vgg16_at_conv5_3_and_fc7():
         fc7 = model.classifier[:5](torch.flatten(model.avgpool(model.features(x)), 1))   # fc6, ReLU, drop, fc7, ReLU
         assert torch.allclose(fmap, conv5_3) and torch.allclose(pooled, fc7, atol=1e-6)
     assert fmap.shape == (1, 512, 4, 4) and pooled.shape == (1, 4096) and (pooled >= 0).all()
-    with pytest.raises(ValueError, match="efficientnet_lite0 or vgg16"):
+    with pytest.raises(ValueError, match="efficientnet_lite0, vgg16 or googlenet"):
         backbones.FeatureTap("resnet18", build_backbone("resnet18", pretrained=False))
+
+
+def test_feature_tap_reads_googlenet_at_inception_4e_and_the_pool_with_its_input_transform():
+    torch.manual_seed(0)
+    model = build_backbone("googlenet", pretrained=False)
+    model.transform_input = True                                # as build_backbone sets it with ImageNet weights
+    tap = backbones.FeatureTap("googlenet", model)
+    x = torch.randn(2, 3, 96, 96)
+    seen = {}
+    hook = model.inception4e.register_forward_hook(lambda m, i, out: seen.update(map=out))
+    model.fc = torch.nn.Identity()                              # model(x) is then the 1024-D pool (eval: no dropout)
+    with torch.no_grad():
+        fmap, pooled = tap(x)
+        reference = model(x)
+    hook.remove()
+    assert fmap.shape == (2, 832, 6, 6) and pooled.shape == (2, 1024)
+    assert torch.allclose(fmap, seen["map"], atol=1e-5) and torch.allclose(pooled, reference, atol=1e-5)
 
 
 def test_encode_images_batches_without_gradients_and_checks_input():

@@ -312,3 +312,17 @@ def test_batch_errors_name_the_sketch():
         to_uint8(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match="NaN"):
         to_png_bytes(np.full((2, 2), np.nan))
+
+
+def test_rasterize_fitted_fills_the_square_with_a_ten_percent_margin_and_two_pixel_lines_at_128():
+    from sbir_lib.render import rasterize_fitted
+
+    small = [np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([[0.0, 1.0], [1.0, 0.0]])]      # an X, 1 unit wide
+    big = [line * 500.0 + 40.0 for line in small]
+    a, b = rasterize_fitted([small, big], 128)
+    assert a.shape == b.shape == (128, 128) and a.dtype == np.float32
+    assert np.allclose(a, b, atol=1e-5)                         # the size of the drawing does not matter
+    ys, xs = np.nonzero(a > 0.5)
+    assert 10 <= xs.min() <= 14 and 113 <= xs.max() <= 117       # 10 % of 128 px on each side, give or take a line
+    assert np.array_equal(rasterize_fitted([small], 64)[0], rasterize_batch([small], 64, 1.0, canvas=None,
+                                                                          padding=0.1)[0])

@@ -352,11 +352,10 @@ class EncodedData:
 
 
 def sketch_images(sketches, size: int) -> np.ndarray:
-    """``(N, size, size)`` float32 inks (1 = ink) of stroke-3 sketches, each fitted to the square with a 10 %
-    margin, lines ``2 * size / 128`` px wide."""
-    from ..render import rasterize_batch
+    """``(N, size, size)`` float32 inks of stroke-3 sketches (:func:`sbir_lib.render.rasterize_fitted`)."""
+    from ..render import rasterize_fitted
 
-    return rasterize_batch(list(sketches), size, 2.0 * size / 128, canvas=None, padding=0.1)
+    return rasterize_fitted(sketches, size)
 
 
 def sketch_inks(split, size: int) -> np.ndarray:
