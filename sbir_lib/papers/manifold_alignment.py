@@ -275,6 +275,13 @@ class Pools:
     photo_membership: np.ndarray
 
     @property
+    def mixed_share(self) -> float:
+        """Share of the clusters that hold both sketches and photos (only those can give a positive pair)."""
+        k = len(self.cluster_class)
+        both = (np.bincount(self.sketch_cluster, minlength=k) > 0) & (np.bincount(self.photo_cluster, minlength=k) > 0)
+        return float(both.mean())
+
+    @property
     def cluster_sizes(self) -> np.ndarray:
         """``(K,)`` int sketches plus photos in each cluster."""
         k = len(self.cluster_class)

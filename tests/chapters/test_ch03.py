@@ -35,7 +35,10 @@ def check_structure(results: dict) -> None:
             assert table[name][key] == pytest.approx(np.mean(values))
             assert table[name][f"{key}_std"] == pytest.approx(np.std(values))
     assert set(metrics["grid"]) == {f"{a}-{c}" for a in ALIGNMENTS for c in CLUSTERINGS}
-    assert set(metrics["alignment"]) == set(ALIGNMENTS) and set(metrics["pool_agreement"]) == set(CLUSTERINGS)
+    assert set(metrics["alignment"]) == set(ALIGNMENTS)
+    pools = {f"MA-{c}" for c in CLUSTERINGS} | {"PCA-GMM"}
+    assert set(metrics["pool_agreement"]) == set(metrics["pool_mixed_share"]) == pools
+    assert all(0 < share <= 1 for share in metrics["pool_mixed_share"].values())
     assert set(metrics["headline"]) == {"SS-triplet-HM", "SS-contrast-HM"}
     assert results["extra"]["paper_table2"]["MA-GMM"] == list(PAPER_TABLE2["MA-GMM"])
 

@@ -396,3 +396,7 @@ def test_variant_agreement_is_one_when_the_pools_are_the_variants():
     merged = ma.Pools(data.train_sketch_labels, data.train_photo_labels, np.arange(3), np.zeros((3, 8)),
                       np.ones(len(clusters)), np.ones(len(clusters)))
     assert exp.variant_agreement(merged) == pytest.approx(0.0)
+    assert pools.mixed_share == 1.0 and merged.mixed_share == 1.0
+    apart = ma.Pools(np.zeros(4, np.int64), np.array([0, 1, 1, 2]), np.zeros(3, np.int64), np.zeros((3, 8)),
+                     np.ones(4), np.ones(4))           # cluster 0 has both domains, 1 and 2 photos only
+    assert apart.mixed_share == pytest.approx(1 / 3)
