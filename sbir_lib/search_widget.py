@@ -20,7 +20,7 @@ import numpy as np
 
 from .widgets import SketchPad
 
-__all__ = ["SketchSearch", "draw_and_search"]
+__all__ = ["SketchSearch", "SuggestingSearch", "draw_and_search"]
 
 
 def _png_of(fig) -> bytes:
@@ -142,6 +142,68 @@ class SketchSearch(ipywidgets.VBox):
             parts.append(f'<img src="data:image/png;base64,{png}" alt="{alt}" style="max-width: 100%"/>')
         bundle["text/html"] = '<div class="sbir-sketch-search">' + "<br/>".join(p for p in parts if p) + "</div>"
         return bundle
+
+
+class SuggestingSearch(SketchSearch):
+    """LiveSketch's loop (Collomosse et al. 2019, Fig. 2) around a pad: draw -> search (results shown in
+    ``m`` clusters by ``search``) -> one slider per cluster -> "suggest" draws the suggested sketch back on the
+    pad -> search again.
+
+    Args:
+        search: as for :class:`SketchSearch` (typically a figure with one row of results per cluster).
+        suggest: ``suggest(query, weights)`` with the pad's stroke-3 query and the ``m`` slider values in
+            ``[0, 1]``; returns the suggested stroke-3 sketch (any units: it is fitted to the canvas).
+        m: number of sliders (clusters).
+    """
+
+    def __init__(self, search: Callable, suggest: Callable, *, m: int = 3, example: str = "shoe",
+                 width: int = 256, height: int = 256, k: int = 5, **kwargs):
+        if not callable(suggest):
+            raise TypeError(f"SuggestingSearch: suggest must be callable, got {type(suggest).__name__}")
+        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+            raise ValueError(f"SuggestingSearch: m must be an int >= 1, got {m!r}")
+        super().__init__(search, example=example, width=width, height=height, k=k, **kwargs)
+        self._suggest = suggest
+        self._sliders = [ipywidgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description=f"cluster {i + 1}")
+                         for i in range(int(m))]
+        self._button = ipywidgets.Button(description="suggest a sketch")
+        self._button.on_click(lambda _button: self._on_suggest())
+        self.children = (self._pad, ipywidgets.HBox([ipywidgets.VBox(self._sliders), self._button]), self._output)
+        self._n_suggestions = 0
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``(m,)`` the sliders' values."""
+        return np.array([s.value for s in self._sliders], dtype=np.float64)
+
+    @weights.setter
+    def weights(self, values) -> None:
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        if len(values) != len(self._sliders):
+            raise ValueError(f"SuggestingSearch: need {len(self._sliders)} weights, got {len(values)}")
+        for slider, v in zip(self._sliders, values):
+            slider.value = float(v)
+
+    @property
+    def n_suggestions(self) -> int:
+        """How many suggestions have been drawn back on the pad."""
+        return self._n_suggestions
+
+    def apply_suggestion(self) -> np.ndarray:
+        """Ask for a suggestion with the current query and weights, draw it on the pad (fitted to the canvas),
+        search again; returns the suggested stroke-3 sketch."""
+        suggestion = self._suggest(self._pad.query(), self.weights)
+        self._pad.load(suggestion, fit=True)
+        self._n_suggestions += 1
+        self.refresh()
+        return suggestion
+
+    def _on_suggest(self) -> None:
+        with self._output:
+            self.apply_suggestion()
+
+    def __repr__(self) -> str:
+        return f"SuggestingSearch({self._pad!r}, {self._n_searches} searches, {self._n_suggestions} suggestions)"
 
 
 def draw_and_search(search: Callable, *, example: str = "shoe", width: int = 256, height: int = 256,

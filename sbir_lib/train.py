@@ -152,7 +152,7 @@ class History:
 def fit(model: torch.nn.Module, step_loss: Callable[[np.random.Generator], torch.Tensor], *, steps: int,
         lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9, validate: Callable[[], float] | None = None,
         eval_every: int = 50, patience: int | None = None, seed: int = 0, desc: str = "training",
-        progress: bool = True, parameters=None) -> History:
+        progress: bool = True, parameters=None, grad_clip: float | None = None) -> History:
     """Minimise ``step_loss(rng)`` for ``steps`` steps; keep the best weights by ``validate()``.
 
     Args:
@@ -162,11 +162,15 @@ def fit(model: torch.nn.Module, step_loss: Callable[[np.random.Generator], torch
         validate: returns a score (higher = better), run every ``eval_every`` steps and at the end.
         patience: stop after this many validations without improvement (None: never).
         parameters: what to optimise (default: all of ``model``'s trainable parameters).
+        grad_clip: rescale the gradients so that their global L2 norm (over ``parameters``) is at most
+            this before each optimizer step (None: no clipping).
     """
     from .progress import progress_bar
 
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    if grad_clip is not None and not grad_clip > 0:
+        raise ValueError(f"grad_clip must be a positive number or None, got {grad_clip}")
     params = [p for p in (model.parameters() if parameters is None else parameters) if p.requires_grad]
     if optimizer == "adam":
         opt = torch.optim.Adam(params, lr=lr)
@@ -199,6 +203,8 @@ def fit(model: torch.nn.Module, step_loss: Callable[[np.random.Generator], torch
             raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {step}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
         opt.step()
         hist.losses.append(float(loss.detach()))
         if step % 10 == 0:

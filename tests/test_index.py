@@ -141,3 +141,104 @@ def test_refined_ivfpq_beats_pq_alone_and_round_trips(tmp_path):
     np.testing.assert_array_equal(again.search(queries, 10)[1] - 5, ids)
     with pytest.raises(ValueError, match="refine='pq'"):
         EmbeddingIndex(16, kind="ivfpq", refine="pq")
+
+
+# --------------------------------------------------------------------------- shards and costs
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "dot"])
+@pytest.mark.parametrize("nq", [5, 40])  # FAISS's flat search switches to BLAS from 20 queries on
+def test_sharded_flat_search_equals_unsharded(metric, nq):
+    gallery, queries = data(n=1001, nq=nq)
+    whole, sharded = EmbeddingIndex(16, metric), EmbeddingIndex(16, metric, shards=3)
+    for index in (whole, sharded):
+        index.add(gallery[:600])
+        index.add(gallery[600:])  # a second add is split over the shards too
+    assert sharded.ntotal == 1001 and [s.ntotal for s in sharded._shards] == [333, 334, 334]
+    for a, b in zip(whole.search(queries, 25), sharded.search(queries, 25)):
+        np.testing.assert_array_equal(a, b)
+    assert "shards=3" in repr(sharded)
+
+
+def test_sharded_custom_ids_and_missing_results():
+    gallery, queries = data(n=5)
+    index = EmbeddingIndex(16, shards=2)
+    index.add(gallery, ids=[50, 40, 30, 20, 10])
+    dist, ids = index.search(queries[:2], 7)
+    assert set(ids[0, :5]) == {10, 20, 30, 40, 50} and ids[0, 5:].tolist() == [-1, -1]
+    assert np.isinf(dist[:, 5:]).all() and np.isfinite(dist[:, :5]).all()
+
+
+def test_sharded_ivfpq_equals_unsharded_with_the_same_training():
+    rng = np.random.default_rng(2)
+    centres = rng.standard_normal((20, 32)) * 3
+    gallery = (centres[rng.integers(0, 20, 2400)] + rng.standard_normal((2400, 32))).astype(np.float32)
+    queries = (centres[rng.integers(0, 20, 30)] + rng.standard_normal((30, 32))).astype(np.float32)
+    results = {}
+    for shards in (1, 4):
+        index = EmbeddingIndex(32, kind="ivfpq", nlist=16, m=8, nbits=6, nprobe=4, seed=5, shards=shards)
+        with pytest.raises(RuntimeError, match="not trained"):
+            index.add(gallery)
+        index.train(gallery)
+        index.add(gallery)
+        results[shards] = index.search(queries, 10), index.search(queries, 10, nprobe=16)
+    if shards > 1:
+        assert index.nprobe == 16 and len(index._shards) == 4
+        with pytest.raises(RuntimeError, match="trained before vectors are added"):
+            index.train(gallery)
+    for (a_dist, a_ids), (b_dist, b_ids) in zip(results[1], results[4]):
+        np.testing.assert_array_equal(a_ids, b_ids)  # same quantiser and codebooks -> same codes and distances
+        np.testing.assert_array_equal(a_dist, b_dist)
+
+
+def test_sharded_refine_sees_at_least_the_unsharded_candidates():
+    gallery, queries = data(n=1500, nq=25)
+    dists = {}
+    for shards in (1, 3):
+        index = EmbeddingIndex(16, kind="ivfpq", nlist=8, m=4, nbits=5, nprobe=2, refine="flat", k_factor=2,
+                               shards=shards)
+        index.train(gallery)
+        index.add(gallery)
+        dists[shards] = index.search(queries, 10)[0]
+    # each shard re-ranks its own 20 best PQ candidates: a superset of the unsharded 20
+    assert (dists[3] <= dists[1] + 1e-6).all()
+
+
+def test_sharded_memory_and_save_error(tmp_path):
+    gallery, _ = data(n=300)
+    whole, sharded = EmbeddingIndex(16), EmbeddingIndex(16, shards=2)
+    for index in (whole, sharded):
+        index.add(gallery)
+    assert sharded.memory_bytes() == pytest.approx(whole.memory_bytes(), rel=0.01)  # only headers are repeated
+    with pytest.raises(NotImplementedError, match="cannot serialise faiss.IndexShards"):
+        sharded.save(tmp_path / "sharded.faiss")
+    with pytest.raises(ValueError, match="shards must be a positive integer"):
+        EmbeddingIndex(16, shards=0)
+    whole.save(tmp_path / "whole.faiss")
+    assert EmbeddingIndex.load(tmp_path / "whole.faiss").shards == 1
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+def test_measure_costs(shards):
+    from sbir_lib.index import measure_costs
+
+    rng = np.random.default_rng(3)
+    gallery = rng.standard_normal((2000, 32)).astype(np.float32)
+    queries = rng.standard_normal((5, 32)).astype(np.float32)
+    flat = EmbeddingIndex(32, shards=shards)
+    flat.add(gallery)
+    costs = measure_costs(flat, queries, 10, repeats=2)
+    assert costs["bytes_per_vector"] == 4 * 32 + 8  # float32 vector + int64 id
+    assert costs["query_ms"] > 0 and costs["batch_query_ms"] > 0 and costs["nprobe"] is None
+    nlist, m, nbits = 16, 8, 6
+    pq = EmbeddingIndex(32, kind="ivfpq", nlist=nlist, m=m, nbits=nbits, nprobe=4, shards=shards)
+    pq.train(gallery)
+    pq.add(gallery)
+    costs = measure_costs(pq, queries, 10, repeats=2)
+    code = m * nbits / 8 + 8  # 6-byte PQ code + int64 id
+    assert code <= costs["bytes_per_vector"] <= code + shards * 8 * nlist / 2000 + 1e-9  # + list headers
+    assert costs["memory_bytes"] == pq.memory_bytes() and 0 < costs["fixed_bytes"] < costs["memory_bytes"]
+    assert costs["ntotal"] == 2000 and costs["nprobe"] == 4 and costs["shards"] == shards
+    assert costs["query_ms"] > 0 and costs["batch_query_ms"] > 0
+    with pytest.raises(RuntimeError, match="index is empty"):
+        measure_costs(EmbeddingIndex(32), queries, 10)

@@ -155,3 +155,38 @@ def test_results_replace_the_output_area_without_capturing_output():
     assert base64.b64decode(out["data"]["image/png"]) == widget.results_png
     widget.refresh()
     assert len(widget.output.outputs) == 1 and widget.n_searches == 2
+
+
+def test_suggesting_search_draws_the_suggestion_back_and_searches_again():
+    from sbir_lib.search_widget import SuggestingSearch
+
+    calls = []
+
+    def search(query):
+        calls.append(np.asarray(query).copy())
+        fig = plt.figure()
+        fig.add_subplot().plot([0, 1])
+        return fig
+
+    suggested = np.array([[0, 0, 0], [10, 0, 0], [0, 10, 1]], np.float32)     # an L, in any units
+    seen = {}
+
+    def suggest(query, weights):
+        seen["weights"] = weights.copy()
+        return suggested
+
+    widget = SuggestingSearch(search, suggest, m=3, example="house")
+    assert widget.n_searches == 1 and widget.weights.tolist() == [0.0, 0.0, 0.0]
+    widget.weights = [0.25, 1.0, 0.0]
+    out = widget.apply_suggestion()
+    assert out is suggested and seen["weights"].tolist() == [0.25, 1.0, 0.0]
+    assert widget.n_searches == 2 and widget.n_suggestions == 1
+    lines = widget.pad.polylines
+    assert len(lines) == 1 and len(lines[0]) == 3                       # the pad now holds the suggestion
+    seg = np.diff(lines[0], axis=0)
+    assert np.allclose(np.abs(seg[0, 0]), np.abs(seg[1, 1])) and seg[0, 1] == 0 and seg[1, 0] == 0   # same shape
+    assert len(calls[-1]) == 3                                           # the second search used the suggestion
+    with pytest.raises(ValueError, match="need 3 weights"):
+        widget.weights = [1.0]
+    with pytest.raises(TypeError, match="suggest must be callable"):
+        SuggestingSearch(search, None, example="house")

@@ -109,3 +109,21 @@ def test_cached_features_pick_variants_and_mirror_maps():
         CachedFeatures(torch.full((1, 1, 1, 1), float("nan")))
     with pytest.raises(ValueError, match=r"\(N, C, h, w\) or \(N, K, C, h, w\), got \(2, 3\)"):
         CachedFeatures(np.zeros((2, 3)))
+
+
+def test_fit_grad_clip_bounds_the_update_and_defaults_to_no_clipping():
+    # loss = 3e6 a + 4e6 b: gradient (3e6, 4e6), norm 5e6. One SGD step with lr 0.1 (the momentum buffer is
+    # the gradient itself at the first step) moves by lr * grad; clipped to norm 1 the gradient is (0.6, 0.8).
+    def run(**kw):
+        model = torch.nn.Linear(2, 1, bias=False)
+        with torch.no_grad():
+            model.weight.zero_()
+        fit(model, lambda rng: (model.weight * torch.tensor([[3e6, 4e6]])).sum(), steps=1, lr=0.1,
+            optimizer="sgd", progress=False, **kw)
+        return model.weight.detach().numpy().ravel()
+
+    assert np.allclose(run(), [-3e5, -4e5])
+    assert np.allclose(run(grad_clip=1.0), [-0.06, -0.08])
+    assert np.allclose(run(grad_clip=1e9), [-3e5, -4e5])              # below the limit: unchanged
+    with pytest.raises(ValueError, match="grad_clip"):
+        run(grad_clip=0.0)
