@@ -31,13 +31,13 @@ def repository(root: Path = ROOT) -> tuple[str, str]:
 
 
 def chapter_notebooks(root: Path = ROOT) -> list[Path]:
-    """The notebooks listed in `_toc.yml`, in order."""
+    """The chapter notebooks (``chapters/``) listed in `_toc.yml`, in order."""
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     files = []
     for part in toc.get("parts", []):
         for entry in part.get("chapters", []):
             path = root / (entry["file"] + ".ipynb")
-            if path.is_file():
+            if path.is_file() and entry["file"].startswith("chapters/"):  # not the report page (book/)
                 files.append(path)
     return files
 

@@ -39,6 +39,11 @@ NO_SHARED_DATA_REASON = (
 )
 
 
+def pytest_collection_modifyitems(config, items):
+    """The book's build and browser check (marker ``book``) run last: they read what the chapter tests executed."""
+    items.sort(key=lambda item: item.get_closest_marker("book") is not None)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -400,3 +400,134 @@ def test_variant_agreement_is_one_when_the_pools_are_the_variants():
     apart = ma.Pools(np.zeros(4, np.int64), np.array([0, 1, 1, 2]), np.zeros(3, np.int64), np.zeros((3, 8)),
                      np.ones(4), np.ones(4))           # cluster 0 has both domains, 1 and 2 photos only
     assert apart.mixed_share == pytest.approx(1 / 3)
+
+
+# --------------------------------------------------------------------------- the reproducibility report
+
+JITTER = (0.0, 0.002, -0.002)                        # the same per-seed offsets in every row: paired margins exact
+
+
+def seed_runs(mid, cls, drop, jitter=JITTER):
+    """Per-seed Table 2 mAPs of one row: ``mid`` / ``cls`` without distractors, ``drop`` lower with them."""
+    return {str(s): {"mid-grain w/ distract": mid - drop + j, "mid-grain w/o distract": mid + j,
+                     "class-level w/ distract": cls - drop + j, "class-level w/o distract": cls + j}
+            for s, j in enumerate(jitter)}
+
+
+def fake_results(rows=None, grid_seeds=1, ma_grid=0.40, profile="ci"):
+    """A ch03 results file with only what ``reproduction`` reads (the notebook's ``write_results`` cell)."""
+    from sbir_lib.report import summarise_runs
+
+    rows = rows or {"MA-GMM": (0.16, 0.25, 0.005), "SS-triplet-HM": (0.11, 0.17, 0.01),
+                    "SS-contrast-HM": (0.09, 0.14, 0.02)}
+    seeds = {name: seed_runs(*v) if isinstance(v, tuple) else v for name, v in rows.items()}
+    table = {name: summarise_runs(list(runs.values()), list(ma.TABLE2_COLUMNS), count_key="n_seeds")
+             for name, runs in seeds.items()}
+    table["ImageNet features, no training"] = dict.fromkeys(ma.TABLE2_COLUMNS, 0.05)
+    table["chance"] = {**dict.fromkeys(ma.TABLE2_COLUMNS, 0.02), "n_runs": 20}
+    grid = {}
+    for i, (a, c) in enumerate((a, c) for a in ma.ALIGNMENTS for c in ma.CLUSTERINGS):
+        mid = ma_grid if (a, c) == ("MA", "GMM") else 0.30 + 0.005 * i
+        cls = 0.50 + (0.05 if a == "PCA" else 0.0) + 0.001 * i
+        if (a, c) == ("LTM", "KMeans"):
+            mid, cls = 0.20, 0.40
+        grid[f"{a}-{c}"] = {"mid-grain w/o distract": mid, "mid-grain w/o distract_std": 0.003,
+                            "class-level w/o distract": cls, "class-level w/o distract_std": 0.003,
+                            "n_seeds": grid_seeds}
+    return {"chapter": "ch03", "profile": profile, "seed": 0, "wall_time_s": 10.0, "overrides": {},
+            "data": {"kind": "generated", "name": "doodle world mid-grain"}, "environment": {"device": "cpu"},
+            "metrics": {"table2": table, "seeds": seeds, "grid": grid},
+            "extra": {"config": {"backbone": "efficientnet_lite0", "alpha": 2.0, "seeds": [0, 1, 2]},
+                      "paper_table2": {k: list(v) for k, v in ma.PAPER_TABLE2.items()}, "paper_fig4": ma.PAPER_FIG4,
+                      "weights": {"backbone": "efficientnet_lite0", "weights": "lite0.pth"}}}
+
+
+def verdicts(results):
+    return {c.text: c.verdict for c in ma.reproduction(results).claims}
+
+
+def claim(results, start):
+    return next(c for c in ma.reproduction(results).claims if c.text.startswith(start))
+
+
+def test_reproduction_table2_orderings_flip_with_the_numbers():
+    results = fake_results()
+    beats = "MA-GMM beats SS-triplet-HM on mid-grain"
+    assert claim(results, beats).verdict == "reproduced"                              # +5.0 points on every seed
+    assert claim(results, "MA-GMM improves class-level").verdict == "reproduced"
+    assert claim(results, "SS-triplet-HM is superior").verdict == "reproduced"
+    assert claim(results, "MA-GMM is more robust").verdict == "direction only"       # drops 0.5 vs 1.0: < a point
+    rows = {"MA-GMM": (0.16, 0.25, 0.005), "SS-triplet-HM": (0.11, 0.17, 0.03), "SS-contrast-HM": (0.09, 0.14, 0.04)}
+    assert claim(fake_results(rows), "MA-GMM is more robust").verdict == "reproduced"
+    rows = {"MA-GMM": (0.115, 0.25, 0.005), "SS-triplet-HM": (0.11, 0.17, 0.01), "SS-contrast-HM": (0.09, 0.14, 0.02)}
+    assert claim(fake_results(rows), beats).verdict == "direction only"              # +0.5 points: under a point
+    rows["MA-GMM"] = (0.10, 0.25, 0.005)
+    assert claim(fake_results(rows), beats).verdict == "not reproduced"
+    rows["MA-GMM"] = seed_runs(0.13, 0.25, 0.005, jitter=(0.0, 0.04, -0.04))          # +2 points, seeds +-4
+    assert claim(fake_results(rows), beats).verdict == "direction only"
+
+
+def test_reproduction_why_names_the_numbers():
+    why = claim(fake_results(), "MA-GMM beats SS-triplet-HM").why
+    assert "3 seeds" in why and "mid-grain w/o distract" in why
+    assert "16.0% ± 0.2%" in why and "11.0% ± 0.2%" in why and "+5.0 points" in why
+    why = claim(fake_results(), "MA-GMM is the best alignment-clustering pair").why
+    assert "MA-GMM 40.0%" in why and "1 seed(s)" in why and "one seed measures no spread" in why
+
+
+def test_reproduction_fig4_needs_two_seeds_to_be_reproduced():
+    best = "MA-GMM is the best alignment-clustering pair"
+    assert claim(fake_results(grid_seeds=1), best).verdict == "direction only"        # 40 % vs 35.5 %, one seed
+    assert claim(fake_results(grid_seeds=3, profile="full"), best).verdict == "reproduced"
+    assert claim(fake_results(grid_seeds=3, ma_grid=0.25), best).verdict == "not reproduced"
+    assert claim(fake_results(grid_seeds=3), "LTM-KMeans is the worst").verdict == "reproduced"
+    assert claim(fake_results(grid_seeds=3), "At class level, PCA").verdict == "reproduced"
+    results = fake_results()
+    results["metrics"]["grid"] = {k: v for k, v in results["metrics"]["grid"].items() if k != "MA-GMM"}
+    assert claim(results, best).verdict == "not run here"
+
+
+def test_reproduction_rows_not_run_here():
+    results = fake_results()
+    v = verdicts(results)
+    assert v["MA-GMM reaches the paper's 42.10% / 48.40% / 65.31% / 79.17% mAP on MidGrain65c (Table 2)"] == \
+        "not run here"
+    assert claim(results, "MA-GMM beats the second best, MS-reg-HM").verdict == "not run here"
+    assert claim(results, "MA-GMM beats the Sketchy").verdict == "not run here"
+    assert claim(results, "MA's performance is not sensitive to alpha").verdict == "not run here"
+    for key in ("table2", "seeds"):                                     # a ci run without SS-contrast-HM
+        del results["metrics"][key]["SS-contrast-HM"]
+    assert claim(results, "MA-GMM beats SS-contrast-HM").verdict == "not run here"
+    assert claim(results, "SS-triplet-HM is superior").verdict == "not run here"
+    c = claim(results, "MA-GMM improves class-level")
+    assert c.verdict == "reproduced" and "SS-contrast-HM" in c.why                     # judged on SS-triplet-HM
+    rows = {"MA-GMM": (0.16, 0.25, 0.005), "SS-triplet-HM": (0.11, 0.17, 0.01), "MS-reg-HM": (0.13, 0.2, 0.01)}
+    results = fake_results(rows, profile="full")                        # a row only a fuller run has
+    assert claim(results, "MA-GMM beats the second best, MS-reg-HM").verdict == "reproduced"
+    table = ma.reproduction(results).tables[0]
+    assert next(r for r in table.rows if r["method"] == "MS-reg-HM")["mid-grain w/o distract ours"] == \
+        pytest.approx(0.13)
+
+
+def test_reproduction_tables_and_dispatch():
+    from sbir_lib import reproducibility
+
+    results = fake_results()
+    rep = reproducibility.reproduction(results)
+    assert rep.chapter == "ch03" and "Mid-grain" in rep.paper and "ACCV 2018" in rep.paper
+    assert [c.text for c in rep.claims] == [c.text for c in ma.reproduction(results).claims]
+    assert all(c.verdict in reproducibility.VERDICTS for c in rep.claims)
+    table2, fig4 = rep.tables
+    assert table2.columns == ma.TABLE2_COLUMNS
+    assert [r["method"] for r in table2.rows] == list(ma.PAPER_TABLE2) + ["ImageNet features, no training", "chance"]
+    ma_row = table2.rows[0]
+    assert ma_row["mid-grain w/ distract paper"] == pytest.approx(0.421)
+    assert ma_row["mid-grain w/o distract ours"] == pytest.approx(0.16)
+    assert ma_row["mid-grain w/o distract ours std"] == pytest.approx(np.std([0.0, 0.002, -0.002]))
+    assert next(r for r in table2.rows if r["method"] == "Sketchy")["mid-grain w/ distract ours"] is None
+    assert fig4.columns == ("mid-grain w/o distract", "class-level w/o distract")
+    assert [r["method"] for r in fig4.rows] == [f"{a}-{c}" for a in ma.ALIGNMENTS for c in ma.CLUSTERINGS]
+    ltm = next(r for r in fig4.rows if r["method"] == "LTM-KMeans")
+    assert ltm["mid-grain w/o distract paper"] == pytest.approx(0.332)
+    assert ltm["class-level w/o distract paper"] == pytest.approx(0.619)
+    assert rep.run["seeds"] == [0, 1, 2] and "efficientnet_lite0" in rep.run["backbone"]

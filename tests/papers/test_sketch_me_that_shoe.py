@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from sbir_lib.models import SketchANet, siamese, sketchanet_config
+from sbir_lib.papers import sketch_me_that_shoe as smts
 from sbir_lib.papers.sketch_me_that_shoe import (
     ALPHA, BETA, PAPER_TABLE2, TABLE2_ROWS, CategoryTripletSampler, augment_12x, deform_strokes, deformation_scales,
     fine_grained_triplets, profiles, remove_strokes, removal_probabilities, stroke_curvatures, stroke_lengths,
@@ -309,3 +310,60 @@ def test_format_metrics_shows_the_metrics_a_row_has():
     assert format_metrics({"acc@1": 0.4521, "acc@10": 0.887, "pct_correct": 0.70749}) == \
         "acc@1=0.452 acc@10=0.887 %corr=0.707"
     assert format_metrics({"acc@10": 0.5, "acc@1": 0.25, "n_seeds": 3}) == "acc@1=0.250 acc@10=0.500"
+
+
+# --------------------------------------------------------------------------- the reproducibility report
+
+
+def _ch02_results(lite0_acc1=(0.45, 0.46, 0.47), no_aug_acc10=0.80, profile="ci"):
+    """A hand-made ch02.json: three Lite0 seeds (acc@10 0.88, 0.89, 0.90), two baselines, Table 2 on Lite0."""
+    seeds = {str(s): {"acc@1": a, "acc@10": 0.88 + 0.01 * s, "pct_correct": 0.70} for s, a in enumerate(lite0_acc1)}
+    mean = {k: float(np.mean([r[k] for r in seeds.values()])) for k in ("acc@1", "acc@10", "pct_correct")}
+    bb = dict(mean, **{f"{k}_std": float(np.std([r[k] for r in seeds.values()])) for k in mean}, n_seeds=3)
+    table1 = {"Dense-HOG, Euclidean": {"acc@1": 0.40, "acc@10": 0.77, "pct_correct": 0.68},
+              "Dense-HOG + rankSVM": {"acc@1": 0.34, "acc@10": 0.76, "pct_correct": 0.66},
+              "Our model": {"acc@1": 0.16, "acc@10": 0.50, "pct_correct": 0.63}, "Our model, ImageNet Lite0": bb}
+    one = lambda a1, a10: {"acc@1": a1, "acc@10": a10, "acc@1_std": 0.0, "acc@10_std": 0.0, "n_seeds": 1}  # noqa: E731
+    table2 = {"Step 4 only": one(0.09, 0.48), "Step 1-4, no data aug": one(0.44, no_aug_acc10), "Our full model": bb}
+    return {"chapter": "ch02", "profile": profile, "seed": 0, "overrides": {}, "wall_time_s": 300.0,
+            "data": {"kind": "real", "name": "QMUL Shoe V1"}, "environment": {"device": "cpu"},
+            "metrics": {"table1": table1, "table2": {"ImageNet Lite0": table2}, "lite0_seeds": seeds,
+                        "n_test_sketches": 115},
+            "extra": {"category": "shoes", "paper_table1": {k: list(v) for k, v in smts.PAPER_TABLE1["shoes"].items()},
+                      "paper_table2": {k: list(v) for k, v in smts.PAPER_TABLE2.items()},
+                      "row_family": {"Our model": "Sketch-a-Net", "Our model, ImageNet Lite0": "ImageNet Lite0"},
+                      "weights": {"ImageNet Lite0": {"backbone": "efficientnet_lite0", "weights": "w.pth"}},
+                      "config": {"seeds": [0]}}}
+
+
+def test_reproduction_verdicts_follow_the_numbers():
+    from sbir_lib.reproducibility import reproduction
+
+    claims = {c.text.split(" (")[0]: c for c in reproduction(_ch02_results()).claims}
+    beats = claims["The triplet model beats every baseline"]
+    # acc@1 margins over Dense-HOG, Euclidean: 0.05, 0.06, 0.07 (mean 0.06 > std and > 1/115)
+    assert beats.verdict == "reproduced" and "Dense-HOG, Euclidean on acc@1" in beats.why and "46.0%" in beats.why
+    assert claims["The same claim for the paper's own Sketch-a-Net pipeline"].verdict == "not reproduced"
+    # 46 % / 89 % / 70 % against the paper's 39.13 / 87.83 / 69.49: acc@10 seeds 88, 89, 90 > 87.83 -> reproduced
+    assert claims["The full model reaches the paper's 39.13% / 87.83% / 69.49%"].verdict == "reproduced"
+    assert claims["The stroke-removal augmentation helps"].verdict == "reproduced"          # 0.89 vs 0.80
+    assert claims["The triplet ranking loss beats the pairwise one"].verdict == "not run here"
+    # one seed no better than Dense-HOG on acc@1: the claim is no longer reproduced
+    worse = {c.text.split(" (")[0]: c for c in reproduction(_ch02_results(lite0_acc1=(0.39, 0.46, 0.47))).claims}
+    assert worse["The triplet model beats every baseline"].verdict == "direction only"
+    no_aug = {c.text.split(" (")[0]: c for c in reproduction(_ch02_results(no_aug_acc10=0.95)).claims}
+    assert no_aug["The stroke-removal augmentation helps"].verdict == "not reproduced"
+
+
+def test_reproduction_tables_and_run():
+    from sbir_lib.reproducibility import reproduction
+
+    rep = reproduction(_ch02_results())
+    table1, table2 = rep.tables
+    assert [r["method"] for r in table1.rows][-3:] == ["Our model", "Our model, ImageNet Lite0", "Dense-HOG, Euclidean"]
+    lite0 = table1.rows[-2]
+    assert lite0["acc@1 paper"] == pytest.approx(0.3913) and lite0["acc@1 ours"] == pytest.approx(0.46)
+    assert [r["method"] for r in table2.rows] == ["Step 4 only", "Step 1-4, no data aug", "Our full model"]
+    assert rep.run["seeds"] == [0, 1, 2] and "w.pth" in rep.run["backbone"]
+    assert any(c.verdict == "not run here" and "full profile" in c.why for c in rep.claims)
+    assert not any("full profile on a GPU" in c.why for c in reproduction(_ch02_results(profile="full")).claims)

@@ -326,3 +326,159 @@ def test_recovery_error_against_hand_worked_cross_entropy():
     # the best constant for e1 is 1/4: -(1/4 log 1/4 + 3/4 log 3/4)
     assert err["e1"]["constant"] == pytest.approx(-(0.25 * np.log(0.25) + 0.75 * np.log(0.75)), abs=1e-6)
     assert err["e2"]["constant"] == pytest.approx(0.0, abs=1e-6) and set(err) == {"e1", "e2", "e3", "e4"}
+
+
+# ----------------------------------------------------------------------------- the reproducibility report
+
+_SEEDS = {"Triplet baseline": [(0.50, 0.80), (0.52, 0.82), (0.51, 0.81)],   # (acc@1, acc@10) per seed 0, 1, 2
+          "S1": [(0.55, 0.90), (0.57, 0.91), (0.56, 0.92)],
+          "S9": [(0.60, 0.90), (0.62, 0.91), (0.64, 0.92)]}
+_RECOVERY = {"e1": (0.3, 0.6), "e2": (0.2, 0.3), "e3": (0.2, 0.5), "e4": (0.3, 0.28)}   # (model, constant)
+
+
+def _csr_results(profile="ci", category="shoes", seeds=None, rows=None, recovery=None, chapter2=None,
+                 kind="real"):
+    """A hand-made ``ch06.json`` (the notebook's write_results cell), with only what ``reproduction`` reads.
+    ``rows``: extra rows ``{name: (acc@1, std, n_seeds)}``; ``chapter2``: Chapter 2's row, likewise."""
+    config = dict(sr.profiles(0)[profile], rows=list(rows or {}))
+    runs = {r: [dict(zip(sr.METRICS, v)) for v in vals] for r, vals in (seeds or _SEEDS).items()}
+    table = {r: sr.summarise_seeds(v) for r, v in runs.items()}
+    table["S0"] = {"acc@1": 0.20, "acc@10": 0.50}
+    extra_rows = dict(rows or {}, **({"Chapter 2, ImageNet Lite0": chapter2} if chapter2 else {}))
+    for name, (acc1, std, n) in extra_rows.items():
+        table[name] = {"acc@1": acc1, "acc@10": 0.9, **({"acc@1_std": std, "acc@10_std": std} if n > 1 else {}),
+                       "n_seeds": n}
+    if "S9" in table:
+        table["A5"] = table["S9"]
+    rec = {c: {"model": a, "constant": b} for c, (a, b) in (recovery or _RECOVERY).items()}
+    return {"chapter": "ch06", "profile": profile, "seed": 0, "overrides": {}, "wall_time_s": 1.0,
+            "data": {"kind": kind, "name": "QMUL-ChairV2" if category == "chairv2" else "QMUL Shoe V1"},
+            "metrics": {"table": table, "n_test_sketches": 100, "recovery_error": rec,
+                        "seeds": {r: {str(s): m for s, m in zip(config["seeds"], v)} for r, v in runs.items()}},
+            "environment": {"device": "cpu"},
+            "extra": {"category": category, "config": config, "weights": "random (torch seed)",
+                      "paper_table1": {k: list(v) for k, v in sr.PAPER_TABLE1.get(category, {}).items()},
+                      "paper_table2_shoev2": {k: list(v[1]) for k, v in sr.PAPER_TABLE2.items()},
+                      "paper_table5": {k: list(v) for k, v in sr.PAPER_TABLE5.items()}}}
+
+
+def _claim(rep, start):
+    (found,) = [c for c in rep.claims if c.text.startswith(start)]
+    return found
+
+
+def test_reproduction_headline_verdicts_flip_with_the_numbers():
+    # S9 - baseline acc@1 per seed: +10/+11/+12 points; -1/+2/+5 (mean +2 < the margins' std 2.4); all below
+    for s9, verdict in (((0.60, 0.62, 0.64), "reproduced"), ((0.49, 0.53, 0.57), "direction only"),
+                        ((0.45, 0.46, 0.47), "not reproduced")):
+        seeds = dict(_SEEDS, S9=[(a, 0.9) for a in s9])
+        rep = sr.reproduction(_csr_results(seeds=seeds))
+        assert _claim(rep, "CSR (S9: Eq. 3, MF, L_rec) beats").verdict == verdict, s9
+    rep = sr.reproduction(_csr_results())
+    assert _claim(rep, "CSR (S9) beats the triplet baseline on acc@10").verdict == "reproduced"    # +10/+9/+11
+    # S9 - S1 acc@1 per seed: +5/+5/+8; S0 is 20%, 30 points below every headline row
+    assert _claim(rep, "The double anchor, fusion and recovery").verdict == "reproduced"
+    assert _claim(rep, "Training is what retrieves").verdict == "reproduced"
+    rep = sr.reproduction(_csr_results(seeds=dict(_SEEDS, S1=[(0.62, 0.90), (0.64, 0.91), (0.63, 0.92)])))
+    assert _claim(rep, "The double anchor, fusion and recovery").verdict == "not reproduced"       # -2/-2/+1
+
+
+def test_reproduction_why_carries_the_numbers():
+    rep = sr.reproduction(_csr_results())
+    why = _claim(rep, "CSR (S9: Eq. 3, MF, L_rec) beats").why
+    assert why.startswith("acc@1: S9 62.0% ± 1.6% (3 seeds) vs Triplet baseline 51.0% ± 0.8% (3 seeds): +11.0 points")
+    assert "paired over 3 seeds" in why
+    assert "e1 0.300 vs 0.600 (-50.0%)" in _claim(rep, "E^r puts the strokes back").why
+    table1 = _claim(rep, "CSR reaches the paper's Table 1 values")
+    assert "(55.5% / 89.1%" in table1.text and "acc@1 S9 62.0% ± 1.6% (3 seeds) (reproduced)" in table1.why
+
+
+def test_reproduction_tables_rows_and_columns():
+    rep = sr.reproduction(_csr_results(chapter2=(0.45, 0.01, 3)))
+    t1, t2, t5 = rep.tables
+    assert [r["method"] for r in t1.rows] == list(sr.PAPER_TABLE1["shoes"]) + ["S0", *sr.HEADLINE,
+                                                                                "Chapter 2, ImageNet Lite0"]
+    assert t1.columns == ("acc@1", "acc@10") and t5.columns == ("acc@1",)
+    s9 = next(r for r in t1.rows if r["method"] == "S9")
+    assert s9["acc@1 ours"] == pytest.approx(0.62) and s9["acc@1 ours std"] == pytest.approx(np.std([0.6, 0.62, 0.64]))
+    paper = next(r for r in t1.rows if r["method"] == "CSR (ResNet18)")
+    assert paper["acc@1 paper"] == pytest.approx(0.555) and paper["acc@1 ours"] is None
+    assert [r["method"] for r in t2.rows] == ["S0", "S1", "S9"]
+    assert t2.rows[0]["acc@10 paper"] == pytest.approx(0.096)
+    assert [r["method"] for r in t5.rows] == ["A5"] and t5.rows[0]["acc@1 ours"] == pytest.approx(0.62)
+    assert t5.rows[0]["acc@1 paper"] == pytest.approx(0.447)
+
+
+def test_reproduction_dispatches_from_the_report():
+    from sbir_lib.reproducibility import VERDICTS, reproduction
+
+    results = _csr_results()
+    rep = reproduction(results)
+    assert rep.chapter == "ch06" and "Conditional Stroke Recovery" in rep.paper and "ECCV" in rep.paper
+    assert rep.claims == sr.reproduction(results).claims and all(c.verdict in VERDICTS for c in rep.claims)
+    assert rep.run["profile"] == "ci" and rep.run["seeds"] == [0, 1, 2]
+
+
+def test_reproduction_rows_the_ci_profile_does_not_run():
+    rep = sr.reproduction(_csr_results())
+    claim = _claim(rep, "Stroke disorder as augmentation helps InfoNCE")
+    assert claim.verdict == "not run here" and "ci profile" in claim.why and "S2" in claim.why
+    assert _claim(rep, "Tables 1-5 on QMUL-ShoeV2 and Sketchy").verdict == "not run here"
+    chapter2 = _claim(rep, "CSR beats Sketch Me That Shoe")
+    assert chapter2.verdict == "not run here" and "Chapter 2" in chapter2.why
+    # a headline row missing: its claims are not run, the tables still build
+    rep = sr.reproduction(_csr_results(seeds={k: v for k, v in _SEEDS.items() if k != "S9"}))
+    assert _claim(rep, "CSR (S9) beats the triplet baseline on acc@10").verdict == "not run here"
+    assert "S9: not in this run's results" in _claim(rep, "CSR reaches the paper's Table 1").why
+    assert len(rep.tables) == 2
+
+
+def test_reproduction_full_profile_rows_by_their_seed_means():
+    rows = {"S2": (0.70, 0.01, 3), "S3": (0.50, 0.01, 3), "S4": (0.60, 0.01, 3), "T4": (0.52, 0.01, 1),
+            "T7": (0.40, 0.0, 1)}
+    rep = sr.reproduction(_csr_results("full", rows=rows))
+    # S2 (mean 70%) against each S1 seed (55/57/56%): every seed 13-15 points below
+    assert _claim(rep, "Stroke disorder as augmentation helps InfoNCE").verdict == "reproduced"
+    assert _claim(rep, "The double anchor uses s'").verdict == "not reproduced"          # S3 50% vs S2 70%
+    assert _claim(rep, "Multi-level fusion matters").verdict == "reproduced"             # 60% vs 50%
+    assert _claim(rep, "The triplet loss does not suit cosine").verdict == "direction only"   # one seed each
+    missing = _claim(rep, "Disordering grid cells")
+    assert missing.verdict == "not run here" and missing.why == "S8: not in this run's results"
+    rep = sr.reproduction(_csr_results("full", rows=dict(rows, S2=(0.50, 0.01, 3), S4=(0.505, 0.01, 3))))
+    assert _claim(rep, "Stroke disorder as augmentation helps InfoNCE").verdict == "not reproduced"
+    assert _claim(rep, "Multi-level fusion matters").verdict == "direction only"         # +0.5 < one sketch (1)
+
+
+def test_reproduction_against_chapter_2_and_the_papers_values():
+    rep = sr.reproduction(_csr_results(chapter2=(0.45, 0.01, 3)))
+    assert _claim(rep, "CSR beats Sketch Me That Shoe").verdict == "reproduced"       # 60/62/64% vs 45% ± 1
+    rep = sr.reproduction(_csr_results(chapter2=(0.61, 0.01, 3)))
+    assert _claim(rep, "CSR beats Sketch Me That Shoe").verdict == "direction only"   # +1 point, seed 0 below
+    # 60/62/64% over the paper's 55.5% acc@1, 90/91/92% over its 89.1% acc@10
+    assert _claim(rep, "CSR reaches the paper's Table 1").verdict == "reproduced"
+    rep = sr.reproduction(_csr_results(seeds=dict(_SEEDS, S9=[(0.50, 0.95)] * 3)))
+    assert _claim(rep, "CSR reaches the paper's Table 1").verdict == "direction only"      # acc@1 below, acc@10 above
+    rep = sr.reproduction(_csr_results(seeds=dict(_SEEDS, S9=[(0.40, 0.80)] * 3)))
+    assert _claim(rep, "CSR reaches the paper's Table 1").verdict == "not reproduced"
+
+
+def test_reproduction_recovery_verdicts():
+    rep = sr.reproduction(_csr_results())
+    assert _claim(rep, "E^r puts the strokes back").verdict == "reproduced"             # -50% and -60%
+    assert _claim(rep, "Misplaced strokes are easier").verdict == "reproduced"          # gains 33% vs -7%
+    rep = sr.reproduction(_csr_results(recovery=dict(_RECOVERY, e3=(0.48, 0.5), e2=(0.3, 0.3))))
+    assert _claim(rep, "E^r puts the strokes back").verdict == "direction only"         # e3 only 4% below
+    assert _claim(rep, "Misplaced strokes are easier").verdict == "direction only"      # 0% vs -7%
+    rep = sr.reproduction(_csr_results(recovery=dict(_RECOVERY, e1=(0.7, 0.6), e2=(0.3, 0.2))))
+    assert _claim(rep, "E^r puts the strokes back").verdict == "not reproduced"
+    assert _claim(rep, "Misplaced strokes are easier").verdict == "not reproduced"      # -50% vs -7%
+
+
+def test_reproduction_on_chairv2_and_generated_data():
+    rep = sr.reproduction(_csr_results(category="chairv2"))
+    assert [r["method"] for r in rep.tables[0].rows] == ["S0", *sr.HEADLINE]          # no paper rows for ChairV2
+    claim = _claim(rep, "CSR reaches the paper's Table 1")
+    assert claim.verdict == "not run here" and "QMUL-ChairV2" in claim.why
+    assert _claim(rep, "CSR (S9) beats the triplet baseline on acc@10").verdict == "reproduced"
+    rep = sr.reproduction(_csr_results(kind="generated"))
+    assert _claim(rep, "CSR reaches the paper's Table 1").verdict == "not run here"
