@@ -15,10 +15,6 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # Unit tests draw figures off-screen. (tests/chapters/conftest.py removes this for the notebook kernels.)
 os.environ.setdefault("MPLBACKEND", "Agg")
-# OpenMP threads that wait passively instead of spinning: on 2 cores torch's spinning workers otherwise
-# steal the CPU from the NumPy/numba work between forward passes (the chapter kernels inherit this;
-# it must be set before torch is first imported).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Notebooks executed headless (papermill) save a widget bar's first state only: no progress bars there.
 os.environ.setdefault("SBIR_NO_PROGRESS", "1")
 
