@@ -7,9 +7,10 @@ and seeded -- five validations, then the evaluation of every item): small torch 
 them, as in every chapter. Each policy runs in fresh processes (the policy is read when torch starts), twice,
 alternating; the faster run of each counts. Same seed, so the rows must agree to the bit.
 Last line: ``default_s=... passive_s=... ratio_passive_vs_default=... same_numbers=True``
-(a ratio > 1 means the default is faster: measured 1.4 here, 2-core AMD EPYC, and 1.5-2 for whole chapters on
-the 2-core Intel machine before it; so the Makefile and the tests leave the default in place. On a CPU shared
-with other busy processes, spinning threads steal time from them: set ``OMP_WAIT_POLICY=PASSIVE`` there).
+(a ratio > 1 means the default is faster: 1.40 on the 2-core AMD EPYC of 2026-12-04; an earlier session measured
+whole chapters 1.2-2x slower under PASSIVE, with the same numbers; so the Makefile and the tests leave the default
+in place. On a CPU shared with other busy processes, spinning threads steal time from them: set
+``OMP_WAIT_POLICY=PASSIVE`` there).
 """
 
 from __future__ import annotations
