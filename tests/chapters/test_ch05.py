@@ -71,10 +71,12 @@ def test_ci_profile(run_chapter):
     # interpolation's. Measured +0.084 (per seed +0.093 / +0.027 / +0.133, std 0.044) with these settings, +0.073
     # (+0.018 / +0.010 / +0.192, std 0.084) with 25 % longer raster / joint training, +0.032 (-0.047 / +0.064 /
     # +0.079, std 0.056) with the VAE trained 3x longer (vae_steps 480: the unperturbed round trip's distance to the
-    # targets went from 0.44 to 0.53, not down). Seeds 3-5 at these settings (a probe, one thread per process): +0.016 /
-    # +0.007 / -0.022, so over seeds 0-5 the margin is +0.037 +- 0.053, level with its spread; neither a weaker KL
-    # term (kl final 0.1: +0.065 +- 0.040) nor a wider decoder (dec_hidden 256, z_dim 64: +0.093 +- 0.097, one seed
-    # below 0) steadies it. In ci the round trip through V_D and V_E costs more than any perturbation gains (#17).
+    # targets went from 0.44 to 0.53, not down). Those were an AVX2 CPU's; on an AVX-512 one the same seeds give
+    # +0.051 / +0.041 / +0.131 and seeds 3-5 +0.016 / +0.007 / -0.022, so over seeds 0-5 the margin is +0.037 +- 0.053,
+    # level with its spread. Neither a weaker KL term (kl final 0.1: +0.065 +- 0.040), a wider decoder (dec_hidden
+    # 256, z_dim 64: +0.093 +- 0.097, one seed below 0) nor both a weaker KL and 5x the steps (-0.006 +- 0.047: lower
+    # NLL, but a round trip 0.61 away) steadies it. In ci the round trip through V_D and V_E costs more than any
+    # perturbation gains (#17).
     # What is asserted of the drawn suggestions: f_AP's stay near the unperturbed round trip, it moves the code
     # less than linear interpolation (dV), and its drawings are no less plausible to the VAE.
     study = metrics["study"]
