@@ -87,12 +87,13 @@ def check_claims(results: dict) -> None:
     scratch = results["metrics"]["table2"]["ImageNet Lite0"]["Step 4 only"]
     assert full["acc@10"] - scratch["acc@10"] > 0.2, (full["acc@10"], scratch["acc@10"])
     # the paper's full model (Table 1): its acc@1, 39.13 %, is cleared by the seeds' mean by more than their spread
-    # and by every seed; acc@10 and % corr. are not asserted (the seeds come within their spread of the paper's
-    # 87.83 / 69.49 %: the chapter's reproducibility verdict says so)
+    # and by every seed. Not asserted: acc@10 (level with the paper's 87.83 % within the seeds' spread) and % corr.
+    # (above 69.49 % by about twice its spread on one machine, by four times on another: too thin a margin)
     paper_acc1 = results["extra"]["paper_table1"]["Our model"][0] / 100
     acc1 = [r["acc@1"] for r in results["metrics"]["lite0_seeds"].values()]
     assert paper_acc1 == pytest.approx(0.3913)
-    assert margin_verdict(acc1, paper_acc1, floor=1 / 115) == "reproduced", (acc1, paper_acc1)
+    verdict = margin_verdict(acc1, paper_acc1, floor=1 / results["metrics"]["n_test_sketches"])
+    assert verdict == "reproduced", (acc1, paper_acc1)
 
 
 @pytest.mark.shared_data
