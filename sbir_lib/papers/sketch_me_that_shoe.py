@@ -136,7 +136,10 @@ def profiles(seed: int = 0) -> dict[str, dict]:
                    # not levers (validation only): blocks < 5 frozen (+0.001 +- 0.038); margin 0.1 level with 0.3,
                    # 1.0 and 2.0 far lower (curve means 1.27 / 1.28 / 1.09 / 1.00); 196 instead of 250 fit photos
                    # level (-0.004 +- 0.027); bb_size 224 (the paper's crop) lower (best 1.27 +- 0.07 against
-                   # 1.32 +- 0.02 at 128) at 2.4x the cost per training plus 47 s of caching: over the budget
+                   # 1.32 +- 0.02 at 128) at 2.4x the cost per training plus 47 s of caching: over the budget;
+                   # fewer trained blocks with longer runs (same 9 runs, paired against bb_start 8 at 300 steps):
+                   # bb_start 9 at 600 steps +0.045 +- 0.081 (7 of 9; 1.5x the cost), bb_start 10 at 600 / 900
+                   # steps +0.012 +- 0.103 / +0.021 +- 0.118 (5 of 9): within their spread, the curves level off
                    bb_size=128, bb_start=8, bb_steps=300, bb_batch=8, bb_eval_every=50, bb_patience=None,
                    bb_seeds=[seed, seed + 1, seed + 2], bb_ablation_seeds=[seed],
                    bb_table2_rows=["Step 4 only", "Step 1-4, no data aug", "Pairwise alternative",

@@ -86,14 +86,20 @@ def check_claims(results: dict) -> None:
     # Table 2's starkest row: ImageNet weights against none (random weights, same network and training)
     scratch = results["metrics"]["table2"]["ImageNet Lite0"]["Step 4 only"]
     assert full["acc@10"] - scratch["acc@10"] > 0.2, (full["acc@10"], scratch["acc@10"])
-    # the paper's full model (Table 1): its acc@1, 39.13 %, is cleared by the seeds' mean by more than their spread
-    # and by every seed. Not asserted: acc@10 (level with the paper's 87.83 % within the seeds' spread) and % corr.
-    # (above 69.49 % by about twice its spread on one machine, by four times on another: too thin a margin)
-    paper_acc1 = results["extra"]["paper_table1"]["Our model"][0] / 100
-    acc1 = [r["acc@1"] for r in results["metrics"]["lite0_seeds"].values()]
-    assert paper_acc1 == pytest.approx(0.3913)
-    verdict = margin_verdict(acc1, paper_acc1, floor=1 / results["metrics"]["n_test_sketches"])
-    assert verdict == "reproduced", (acc1, paper_acc1)
+    # the paper's full model (Table 1): the seeds' mean clears its value by more than their spread, every seed clears
+    # it. In ci that holds for acc@1 (39.13 %) only. acc@10 is level with the paper's 87.83 % within the seeds'
+    # spread (87.83 +- 1.2 at 100 steps on an AVX2 CPU, 89.9 +- 2.9 at 300 on an AVX-512 one, two seeds at 101/115), and
+    # % corr. clears 69.49 % by 1.2-1.6 points, too thin between CPUs; no ci setting within the budget lifted
+    # validation beyond noise (the profile's comment). The paper's settings (the full profile, GPU) must clear all
+    # three.
+    paper = dict(zip(("acc@1", "acc@10", "pct_correct"),
+                     (v / 100 for v in results["extra"]["paper_table1"]["Our model"])))
+    assert paper == pytest.approx({"acc@1": 0.3913, "acc@10": 0.8783, "pct_correct": 0.6949})
+    floors = {"acc@1": 1 / results["metrics"]["n_test_sketches"], "acc@10": 1 / results["metrics"]["n_test_sketches"],
+              "pct_correct": 1 / results["data"]["n_items"]["test triplets"]}
+    for key in ("acc@1",) if results["profile"] == "ci" else tuple(paper):
+        values = [r[key] for r in results["metrics"]["lite0_seeds"].values()]
+        assert margin_verdict(values, paper[key], floor=floors[key]) == "reproduced", (key, values, paper[key])
 
 
 @pytest.mark.shared_data
